@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from sklearn.metrics import adjusted_rand_score
 from srl_nb.diagnosis import (ids_to_masks, blur_masks, masks_to_grid, ids_to_grid, isolated_share, hf_fraction,
                               mask_hf_fraction, boundary_sharpness, boundary_fscore, radial_spectrum, recon_grad,
-                              argmax_agreement, mask_ari, _ari, diagnose, plot_cycle)
+                              argmax_agreement, mask_ari, _ari, _hf_fraction, diagnose, plot_cycle)
 
 H, W, S = 10, 12, 4
 
@@ -85,6 +85,18 @@ def test_hf_single_frequency_on_the_right_side_of_the_cutoff():
     for f, expect in ((2 / 16, 0.0), (6 / 16, 1.0)):                  # periodic cosines on the grid
         x = torch.cos(2 * math.pi * f * xx).reshape(1, 1, 256, 1)
         assert hf_fraction(x, (16, 16), 0.25, mirror=False).item() == pytest.approx(expect, abs=1e-6)
+
+
+def test_chunked_fft_equals_one_shot():
+    torch.manual_seed(7)
+    x = torch.randn(2, 3, H * W, 7)
+    maps = x.transpose(-1, -2).unflatten(-1, (H, W))
+    for mirror in (True, False):
+        one = _hf_fraction(maps, 0.25, mirror, budget=10 ** 9)
+        for budget in (1, H * W * 4 * 6 * 2):                        # one map, two maps per chunk
+            torch.testing.assert_close(_hf_fraction(maps, 0.25, mirror, budget=budget), one)
+            torch.testing.assert_close(radial_spectrum(x, (H, W), mirror=mirror, _budget=budget)[1],
+                                       radial_spectrum(x, (H, W), mirror=mirror, _budget=10 ** 9)[1])
 
 
 # ---- spectrum ----------------------------------------------------------------------------------------------
@@ -275,6 +287,7 @@ def test_plot_cycle_panels():
     import matplotlib.pyplot as plt
     ids = scene()[None, None]
     m = ids_to_masks(ids, S)
+    assert len(plot_cycle((m, m), (H, W), dpi=40).axes) == 2
     fig = plot_cycle({'enc_masks': m, 'dec_masks': blur_masks(m, (H, W))}, (H, W),
                      frames=torch.randn(1, 1, 3, 2 * H, 2 * W), true_ids=ids, dpi=40)
     assert len(fig.axes) == 4 and 'BF 1.00' in fig.axes[2].get_title()
