@@ -7,14 +7,14 @@ __all__ = ['masks_to_grid', 'ids_to_masks', 'blur_masks', 'ids_to_grid', 'isolat
            'boundary_sharpness', 'boundary_fscore', 'radial_spectrum', 'recon_grad', 'argmax_agreement', 'mask_ari',
            'diagnose', 'plot_cycle']
 
-# %% ../nbs/09a_vicious_cycle.ipynb #70b360ca
+# %% ../nbs/09a_vicious_cycle.ipynb #bd1e21d1
 from typing import Callable, Optional
 import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# %% ../nbs/09a_vicious_cycle.ipynb #679f2f3e
+# %% ../nbs/09a_vicious_cycle.ipynb #d1266e44
 def _check_grid(grid_hw) -> tuple:
     "Validate a patch grid (h, w) of positive ints."
     try: h, w = (int(v) for v in grid_hw)
@@ -43,7 +43,7 @@ def masks_to_grid(masks:Tensor,  # (B,T,S,N) soft masks, N = h*w row-major
     h, w = _check_maps(masks, grid_hw, name, '(B,T,S,N)', 3)
     return masks.unflatten(-1, (h, w))  # (B,T,S,N) -> (B,T,S,h,w)
 
-# %% ../nbs/09a_vicious_cycle.ipynb #3dfc40ab
+# %% ../nbs/09a_vicious_cycle.ipynb #225b4767
 def ids_to_masks(ids:Tensor,          # (B,T,h,w) long slot ids in [0, n_slots)
                  n_slots:int,         # S
                  sharpness:float=20., # logit of the chosen slot; large = nearly one-hot
@@ -73,7 +73,7 @@ def blur_masks(masks:Tensor,   # (B,T,S,N) soft masks
     x = x.reshape(B, T, S, h * w)                           # (B*T*S,1,h,w) -> (B,T,S,N)
     return x / x.sum(2, keepdim=True).clamp_min(1e-12)
 
-# %% ../nbs/09a_vicious_cycle.ipynb #78dbfa14
+# %% ../nbs/09a_vicious_cycle.ipynb #4b5a9aed
 def ids_to_grid(true_ids:Tensor, # (B,T,H,W) long ground-truth ids, 0 = background
                 grid_hw:tuple,   # (h, w) patch grid
                ) -> Tensor:      # (B,T,h,w) long, majority id per patch cell
@@ -93,7 +93,7 @@ def ids_to_grid(true_ids:Tensor, # (B,T,H,W) long ground-truth ids, 0 = backgrou
         best = torch.where(win, share, best); out[win] = i
     return out.reshape(B, T, h, w)
 
-# %% ../nbs/09a_vicious_cycle.ipynb #17ace3f8
+# %% ../nbs/09a_vicious_cycle.ipynb #4c0e0c42
 def _neighbour_same(lab:Tensor) -> Tensor:
     "(..., 4, h, w) bool: whether the up/down/left/right neighbour exists and has the same label."
     same = torch.zeros(*lab.shape[:-2], 4, *lab.shape[-2:], dtype=torch.bool, device=lab.device)
@@ -110,22 +110,26 @@ def isolated_share(masks:Tensor,  # (B,T,S,N) soft masks
     lab = masks_to_grid(masks, grid_hw).argmax(2)               # (B,T,h,w)
     return (~_neighbour_same(lab).any(-3)).float().mean((-2, -1))
 
-# %% ../nbs/09a_vicious_cycle.ipynb #28de8280
+# %% ../nbs/09a_vicious_cycle.ipynb #20fdd717
 def _power2d(maps:Tensor, mirror:bool=True) -> tuple:
-    "Power |FFT|^2 of mean-removed maps (..., h, w) and the radial frequency of each bin (cycles/patch)."
-    x = maps.double()
+    "Power of mean-removed maps (..., h, w) on the half spectrum (real FFT, counted twice where mirrored), radii, weights."
+    x = maps if maps.dtype == torch.float64 else maps.float()
     flat = (x.amax((-2, -1), keepdim=True) == x.amin((-2, -1), keepdim=True))  # constant maps: exactly no power
     x = torch.where(flat, 0., x - x.mean((-2, -1), keepdim=True))
     if mirror:
         x = torch.cat([x, x.flip(-1)], -1)                       # (..., h, w) -> (..., h, 2w)
         x = torch.cat([x, x.flip(-2)], -2)                       # -> (..., 2h, 2w)
-    p = torch.fft.fft2(x).abs() ** 2                              # (..., H', W') power
-    fy = torch.fft.fftfreq(x.shape[-2], dtype=torch.float64, device=x.device)
-    fx = torch.fft.fftfreq(x.shape[-1], dtype=torch.float64, device=x.device)
-    r = (fy[:, None] ** 2 + fx[None, :] ** 2).sqrt()             # (H', W') radial frequency
-    return p, r
+    Hp, Wp = x.shape[-2:]
+    wt = torch.full((Wp // 2 + 1,), 2., dtype=x.dtype, device=x.device)  # each rfft column stands for +f and -f...
+    wt[0] = 1.
+    if Wp % 2 == 0: wt[-1] = 1.                                   # ...except f = 0 and the Nyquist column
+    p = torch.fft.rfft2(x).abs() ** 2 * wt                        # (..., H', W'//2+1) power
+    fy = torch.fft.fftfreq(Hp, dtype=torch.float64, device=x.device)
+    fx = torch.fft.rfftfreq(Wp, dtype=torch.float64, device=x.device)
+    r = (fy[:, None] ** 2 + fx[None, :] ** 2).sqrt()             # (H', W'//2+1) radial frequency
+    return p, r, wt.double().expand_as(r)
 
-_FFT_BUDGET = 2 ** 23  # float64 map elements per FFT chunk (~0.5 GB with the complex spectrum)
+_FFT_BUDGET = 2 ** 24  # map elements per FFT chunk (float32: ~0.25 GB with the spectrum)
 
 def _chunk_size(maps:Tensor, mirror:bool, budget:int) -> int:
     "How many of the K maps (axis -3) to transform at once."
@@ -136,9 +140,9 @@ def _hf_fraction(maps:Tensor, cutoff:float, mirror:bool, budget:int=_FFT_BUDGET)
     "HF fraction over the last three axes (..., K, h, w) -> (...): K maps pooled, in chunks of maps."
     hf = tot = 0.
     for chunk in maps.split(_chunk_size(maps, mirror, budget), dim=-3):
-        p, r = _power2d(chunk, mirror)
-        tot = tot + p.sum((-3, -2, -1))
-        hf = hf + (p * (r > cutoff)).sum((-3, -2, -1))
+        p, r, _ = _power2d(chunk, mirror)
+        tot = tot + p.sum((-3, -2, -1), dtype=torch.float64)
+        hf = hf + (p * (r > cutoff)).sum((-3, -2, -1), dtype=torch.float64)
     return torch.where(tot > 0, hf / tot.clamp_min(1e-300), torch.zeros_like(tot)).float()
 
 def hf_fraction(x:Tensor,          # (B,T,N,C) per-patch maps (features, gradients, ...)
@@ -158,7 +162,7 @@ def mask_hf_fraction(masks:Tensor,      # (B,T,S,N) soft masks
     "High-frequency energy fraction of soft masks, slots pooled."
     return _hf_fraction(masks_to_grid(masks, grid_hw), cutoff, mirror)
 
-# %% ../nbs/09a_vicious_cycle.ipynb #ef429d7d
+# %% ../nbs/09a_vicious_cycle.ipynb #1f86e01b
 def boundary_sharpness(masks:Tensor,   # (B,T,S,N) soft masks
                        true_ids:Tensor, # (B,T,H,W) long ground truth, any resolution (see `ids_to_grid`)
                        grid_hw:tuple,  # (h, w)
@@ -179,7 +183,7 @@ def boundary_sharpness(masks:Tensor,   # (B,T,S,N) soft masks
     bnd, inn = mean_over(bv, bh), mean_over(~bv, ~bh)
     return {'boundary': bnd, 'interior': inn, 'contrast': bnd - inn}
 
-# %% ../nbs/09a_vicious_cycle.ipynb #6710f66d
+# %% ../nbs/09a_vicious_cycle.ipynb #1b5a8c5a
 def _boundary(lab:Tensor) -> Tensor:
     "(..., h, w) bool: the patch has a 4-neighbour with a different label."
     same = _neighbour_same(lab)
@@ -213,34 +217,34 @@ def boundary_fscore(masks:Tensor,    # (B,T,S,N) soft masks
     f = torch.where((n_p == 0) & (n_g == 0), torch.ones_like(f), f)
     return f.float()
 
-# %% ../nbs/09a_vicious_cycle.ipynb #df8dbf7b
+# %% ../nbs/09a_vicious_cycle.ipynb #cf0609a8
 def radial_spectrum(x:Tensor,               # (B,T,N,C) per-patch maps
                     grid_hw:tuple,          # (h, w)
-                    n_bins:Optional[int]=None, # radial bins over (0, 0.5] cycles/patch; default min(h, w)
+                    n_bins:Optional[int]=None, # radial bins over (0, 0.5] cycles/patch; default min(h,w) (mirror) or min(h,w)//2
                     mirror:bool=True,       # mirror to (2h,2w) before the FFT
                     _budget:int=_FFT_BUDGET, # float64 elements per FFT chunk
                    ) -> tuple:              # (freqs (n_bins,) bin centres in cycles/patch, power (n_bins,) sums to 1)
     "Normalised radially averaged power spectrum of per-patch maps over the patch grid."
     h, w = _check_maps(x, grid_hw, 'x', '(B,T,N,C)', 2)
-    n = int(n_bins) if n_bins is not None else min(h, w)
+    n = int(n_bins) if n_bins is not None else (min(h, w) if mirror else max(1, min(h, w) // 2))
     if n < 1: raise ValueError(f"n_bins: expected a positive int, got {n_bins!r}")
     maps = x.transpose(-1, -2).unflatten(-1, (h, w))                    # (B,T,N,C) -> (B,T,C,h,w)
     p = 0.
     for chunk in maps.split(_chunk_size(maps, mirror, _budget), dim=2):
-        pc, r = _power2d(chunk, mirror)                                  # (B,T,c,h',w'), (h',w')
-        p = p + pc.sum((0, 1, 2))
+        pc, r, wt = _power2d(chunk, mirror)                              # (B,T,c,h',w'), (h',w'), (h',w')
+        p = p + pc.sum((0, 1, 2), dtype=torch.float64)
     p = p / (maps.shape[0] * maps.shape[1] * maps.shape[2])              # (h',w') mean over clips, frames, channels
     idx = (torch.ceil(r * 2 * n) - 1).clamp(0, n - 1).long()             # bin k holds (k/2n, (k+1)/2n]
     keep = r > 0
     tot = torch.zeros(n, dtype=torch.float64, device=p.device).index_add_(0, idx[keep], p[keep])
-    cnt = torch.zeros(n, dtype=torch.float64, device=p.device).index_add_(0, idx[keep], torch.ones_like(p[keep]))
+    cnt = torch.zeros(n, dtype=torch.float64, device=p.device).index_add_(0, idx[keep], wt[keep])  # frequencies per bin
     avg = tot / cnt.clamp_min(1)
     s = avg.sum()
     power = avg / s if s > 0 else avg
     freqs = (torch.arange(n, dtype=torch.float64) + 0.5) / (2 * n)
     return freqs.float(), power.float().cpu()
 
-# %% ../nbs/09a_vicious_cycle.ipynb #d63fafd5
+# %% ../nbs/09a_vicious_cycle.ipynb #fa8a080a
 def recon_grad(wrt:Tensor,                      # (B,T,N,D) tensor to differentiate with respect to
                target:Tensor,                   # (B,T,N,C) reconstruction target F (detached here)
                recon:Optional[Tensor]=None,     # (B,T,N,C) reconstruction R computed from `wrt` (in its graph)
@@ -271,7 +275,7 @@ def recon_grad(wrt:Tensor,                      # (B,T,N,D) tensor to differenti
     if g is None: raise ValueError("recon_grad: `recon` does not depend on `wrt`")
     return g
 
-# %% ../nbs/09a_vicious_cycle.ipynb #c78fbe31
+# %% ../nbs/09a_vicious_cycle.ipynb #e45215a9
 def argmax_agreement(masks_a:Tensor, # (B,T,S,N) soft masks, e.g. encoder
                      masks_b:Tensor, # (B,T,S,N) soft masks over the same slots, e.g. decoder
                     ) -> Tensor:     # (B,T) share of patches with the same argmax slot
@@ -311,7 +315,7 @@ def mask_ari(masks_a:Tensor, # (B,T,S,N) soft masks
     B, T, S, N = masks_a.shape
     return _ari(masks_a.argmax(2).reshape(B * T, N), masks_b.argmax(2).reshape(B * T, N)).reshape(B, T)
 
-# %% ../nbs/09a_vicious_cycle.ipynb #bc94efd7
+# %% ../nbs/09a_vicious_cycle.ipynb #e99fe793
 def _nanmean(x:Tensor) -> float:
     "Mean over non-NaN entries (NaN if none)."
     x = x.double().flatten(); ok = ~torch.isnan(x)
@@ -329,15 +333,16 @@ def diagnose(out:dict,                      # model output with 'enc_masks', 'de
     missing = [k for k in ('enc_masks', 'dec_masks') if k not in out]
     if missing: raise KeyError(f"diagnose: output dict lacks {missing}; it has {sorted(out)}")
     res = {}
+    gt = None if true_ids is None else ids_to_grid(true_ids, grid_hw)  # (B,T,h,w), once for all measurements
     for pre, key in (('enc', 'enc_masks'), ('dec', 'dec_masks')):
         m = out[key].detach().float()
         masks_to_grid(m, grid_hw, name=f"out['{key}']")
         res[f'{pre}_isolated'] = _nanmean(isolated_share(m, grid_hw))
         res[f'{pre}_hf'] = _nanmean(mask_hf_fraction(m, grid_hw, cutoff))
-        if true_ids is not None:
-            sh = boundary_sharpness(m, true_ids, grid_hw)
+        if gt is not None:
+            sh = boundary_sharpness(m, gt, grid_hw)
             for k in ('boundary', 'interior', 'contrast'): res[f'{pre}_{k}'] = _nanmean(sh[k])
-            res[f'{pre}_bf'] = _nanmean(boundary_fscore(m, true_ids, grid_hw, tol))
+            res[f'{pre}_bf'] = _nanmean(boundary_fscore(m, gt, grid_hw, tol))
     enc, dec = out['enc_masks'].detach().float(), out['dec_masks'].detach().float()
     res['agree_argmax'] = _nanmean(argmax_agreement(enc, dec))
     res['agree_ari'] = _nanmean(mask_ari(enc, dec))
@@ -349,7 +354,7 @@ def diagnose(out:dict,                      # model output with 'enc_masks', 'de
             res['grad_hf_ratio'] = res['grad_hf'] / res['encoded_hf'] if res['encoded_hf'] > 0 else float('nan')
     return res
 
-# %% ../nbs/09a_vicious_cycle.ipynb #4cb65ac3
+# %% ../nbs/09a_vicious_cycle.ipynb #bb9dd046
 def plot_cycle(out,                         # output dict with 'enc_masks', 'dec_masks' (B,T,S,N), or a pair (enc, dec)
                grid_hw:tuple,               # (h, w)
                frames:Optional[Tensor]=None,   # (B,T,3,H,W) video, any normalisation

@@ -113,6 +113,30 @@ def test_radial_spectrum_smoothed_has_less_high_frequency():
     assert torch.all(torch.diff(fq) > 0) and fq[-1] < 0.5
 
 
+def test_radial_spectrum_matches_numpy_reference():
+    rng = np.random.default_rng(8)
+    h, w = 7, 9
+    x = rng.standard_normal((2, 3, h * w, 4)).astype(np.float32)
+    for mirror in (False, True):
+        n = 5
+        ps = []
+        for b in range(2):
+            for t in range(3):
+                for c in range(4):
+                    m = x[b, t, :, c].astype(np.float64).reshape(h, w); m = m - m.mean()
+                    if mirror: m = np.block([[m, m[:, ::-1]], [m[::-1], m[::-1, ::-1]]])
+                    ps.append(np.abs(np.fft.fft2(m)) ** 2)
+        p = np.mean(ps, 0)
+        r = np.hypot(*np.meshgrid(np.fft.fftfreq(p.shape[0]), np.fft.fftfreq(p.shape[1]), indexing='ij'))
+        k = np.clip(np.ceil(r * 2 * n) - 1, 0, n - 1).astype(int)
+        avg = np.array([p[(k == i) & (r > 0)].mean() if ((k == i) & (r > 0)).any() else 0. for i in range(n)])
+        _, got = radial_spectrum(torch.tensor(x), (h, w), n_bins=n, mirror=mirror)
+        np.testing.assert_allclose(got.numpy(), avg / avg.sum(), rtol=1e-4, atol=1e-7)
+        assert (avg > 0).all() == mirror                               # unmirrored 7x9 with 5 bins: first bin empty
+        _, dflt = radial_spectrum(torch.tensor(x), (h, w), mirror=mirror)   # default bins: none empty
+        assert len(dflt) == (7 if mirror else 3) and (dflt > 0).all()
+
+
 def test_radial_spectrum_scale_invariant_and_peak_bin():
     yy, xx = torch.meshgrid(torch.arange(16), torch.arange(16), indexing='ij')
     x = torch.cos(2 * math.pi * (4 / 16) * xx + 0.3).reshape(1, 1, 256, 1)
