@@ -206,7 +206,7 @@ def _main(argv):
 if __name__ == '__main__' and not hasattr(sys, 'ps1') and 'ipykernel' not in sys.modules:
     _main(sys.argv[1:])
 
-# %% ../nbs/02_data.ipynb #e6db4b1f
+# %% ../nbs/02_data.ipynb #648c48ed
 def _val_split(split:str)->str: return 'validation' if split in ('val', 'validation') else split
 
 def dataset_source(cfg)->str:
@@ -226,9 +226,9 @@ def split_arrays(cfg, # a `Config` with a tfds dataset (movi_c, movi_e, syntheti
                  max_videos:int|None=None, # first n videos (None = all)
                 )->dict: # {'video': (V,T,H,W,3) uint8, 'ids': (V,T,H,W) uint8 with 0 = background, 'num_instances': (V,)}
     "Raw cached uint8 frames and ids of a split (memory-mapped; no TensorFlow in this process)"
-    name = dataset_source(cfg)
-    c = open_cache(prepare_cache(name, cfg.data.data_dir, _val_split(split), max_videos))
-    return {k: c[k] for k in ('video', 'ids', 'num_instances')}
+    src = _cache_source(dataset_source(cfg), cfg.data.data_dir, _val_split(split), max_videos)
+    c = src._arrays()
+    return {k: c[k][:src.n_videos] for k in ('video', 'ids', 'num_instances')}
 
 # %% ../nbs/02_data.ipynb #292286ab
 def to_float(frames:np.ndarray|torch.Tensor)->torch.Tensor:
@@ -392,14 +392,20 @@ class TrainLoader:
             yield batch
         self.epoch, self.batch = e + 1, 0
 
-# %% ../nbs/02_data.ipynb #77d9800d
+# %% ../nbs/02_data.ipynb #386b73c8
 def _source(cfg, split:str):
     d = cfg.data
     mx = d.max_train_videos if split == 'train' else d.max_val_videos
     if d.dataset == 'ytvis2021':
         from srl_nb.ytvis import YTVISSource
         return YTVISSource(d.data_dir, split=split, max_videos=mx)
-    return CacheSource(prepare_cache(dataset_source(cfg), d.data_dir, _val_split(split), mx))
+    return _cache_source(dataset_source(cfg), d.data_dir, _val_split(split), mx)
+
+def _cache_source(name, data_dir, split, mx):
+    "A full-split cache (sliced to the first `mx` videos) if one exists, else a cache of the first `mx` videos only"
+    if mx is not None and not (cache_path(data_dir, name, split) / 'meta.json').exists():
+        return CacheSource(prepare_cache(name, data_dir, split, mx))
+    return CacheSource(prepare_cache(name, data_dir, split), max_videos=mx)
 
 def train_loader(cfg, # a `Config`; uses cfg.seed and cfg.data
                  state:dict|None=None, # a `TrainLoader.state_dict()` to resume from

@@ -4,7 +4,7 @@ Usage: python tests/bench_data.py [--n-train 1000] [--n-val 50] [--batches 20] [
 The step-time reference is the frozen backbone's forward pass alone (timm DINOv2, random weights: same cost),
 on the clips of one batch; a full training step costs at least that.
 """
-import argparse, os, sys, time, json
+import argparse, os, resource, sys, time, json
 from pathlib import Path
 import torch
 
@@ -44,10 +44,12 @@ def main():
     print(f"render movi_c_like: {(time.perf_counter() - tw) / 50 * 1e3:.0f} ms/video wall, {(time.process_time() - t0) / 50 * 1e3:.0f} ms/video CPU (one process)")
     for conf, n_tr, n_va in (('easy', 200, 24), ('movi_c_like', a.n_train, a.n_val)):
         if a.skip_build and (Path(a.dir) / 'synthetic_movi' / conf).exists(): continue
-        tw = time.perf_counter(); build_synthetic(a.dir, conf, n_train=n_tr, n_val=n_va, force=True, workers=2)
-        print(f"build {synthetic_name(conf)} ({n_tr}+{n_va} videos, 24x128x128, 2 render processes): {time.perf_counter() - tw:.1f} s wall")
-        tw = time.perf_counter(); prepare_cache(synthetic_name(conf), a.dir, 'train', force=True)
-        print(f"cache {conf} train ({n_tr} videos, child process, checksummed twice): {time.perf_counter() - tw:.1f} s wall")
+        cpu = lambda: resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime
+        tw, tc = time.perf_counter(), cpu(); build_synthetic(a.dir, conf, n_train=n_tr, n_val=n_va, force=True, workers=2)
+        print(f"build {synthetic_name(conf)} ({n_tr}+{n_va} videos, 24x128x128, 2 render processes): "
+              f"{time.perf_counter() - tw:.1f} s wall, {cpu() - tc:.1f} s CPU (all processes)")
+        tw, tc = time.perf_counter(), cpu(); prepare_cache(synthetic_name(conf), a.dir, 'train', force=True)
+        print(f"cache {conf} train ({n_tr} videos, child process, checksummed twice): {time.perf_counter() - tw:.1f} s wall, {cpu() - tc:.1f} s CPU")
     rows = []
     for label, preset, kw, bb in (
             ('synthetic preset (easy, 224 px, B=8)', 'synthetic', dict(synthetic_config='easy', resolution=224, batch_size=8), ('vit_small_patch14_dinov2', 224)),
