@@ -159,7 +159,7 @@ class FrozenBackbone(nn.Module):
         out = torch.cat([self._features(flat[i:i + self.chunk]) for i in range(0, len(flat), self.chunk)])
         return out.reshape(*lead, self.n_patches, self.feat_dim)
 
-# %% ../nbs/03_encoder.ipynb #bcb4fa80
+# %% ../nbs/03_encoder.ipynb #186c6998
 def _key_dirname(key:dict)->str:
     h = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
     return f"{key['dataset']}-{key['split']}-{key['backbone']}-{key['resolution']}px-{h}"
@@ -197,10 +197,17 @@ class FeatureCache:
         return f"{self.key['backbone']} ({'RANDOM-INIT, not pretrained: ' if rnd else ''}{self.key['weights']})"
 
     @staticmethod
-    def make_key(backbone:FrozenBackbone, dataset:str, split:str, n_videos:int, n_frames:int)->dict:
-        "The fields that identify a cache"
+    def make_key(backbone:FrozenBackbone, # the frozen backbone
+                 frames, # indexable: frames[v] is uint8 (T, H, W, 3)
+                 dataset:str, split:str, # dataset and split names
+                )->dict:
+        "The fields that identify a cache, including a fingerprint of the first, middle and last videos' pixels"
+        V = len(frames)
+        T = int(np.asarray(frames[0]).shape[0]) if V else 0
+        h = hashlib.sha1()
+        for v in sorted({0, V // 2, V - 1}) if V else []: h.update(np.ascontiguousarray(frames[v]).tobytes())
         return dict(backbone=backbone.name, weights=backbone.weights_id, resolution=backbone.resolution,
-                    dataset=dataset, split=split, n_videos=int(n_videos), n_frames=int(n_frames),
+                    dataset=dataset, split=split, n_videos=V, n_frames=T, frames_sha1=h.hexdigest(),
                     n_patches=backbone.n_patches, feat_dim=backbone.feat_dim, dtype='float16')
 
     @classmethod
@@ -215,9 +222,8 @@ class FeatureCache:
         verbose:bool=False, # print progress
     )->FeatureCache:
         "Open the cache for this key under `root`, computing it first if it does not exist"
-        V = len(frames)
-        T = int(np.asarray(frames[0]).shape[0]) if V else 0
-        key = cls.make_key(backbone, dataset, split, V, T)
+        key = cls.make_key(backbone, frames, dataset, split)
+        V, T = key['n_videos'], key['n_frames']
         path = Path(root) / _key_dirname(key)
         if (path / 'key.json').is_file(): return cls(path, expected=key)
         tmp = path.with_name(path.name + f'.tmp{os.getpid()}')
@@ -251,7 +257,7 @@ class FeatureCache:
         T = self.features.shape[2]
         if not (0 <= start and start + n <= T):
             raise IndexError(f"frames [{start}, {start+n}) out of range for videos of {T} frames")
-        return torch.from_numpy(np.ascontiguousarray(self.features[video_idx, int(bool(flip)), start:start + n])).float()
+        return torch.from_numpy(np.array(self.features[video_idx, int(bool(flip)), start:start + n], dtype=np.float32))
 
 # %% ../nbs/03_encoder.ipynb #545fb14d
 class CachedClipDataset(torch.utils.data.Dataset):

@@ -186,11 +186,15 @@ def test_feature_cache_roundtrip_and_refusals(tmp_path):
     assert key['complete'] is True and key['weights'] == 'random-init seed=0' and key['n_frames'] == 6
     # a different backbone gets its own folder; opening the wrong one with its key raises, naming the fields
     bb2 = FrozenBackbone('random_patch14', resolution=28, seed=1)
-    k2 = FeatureCache.make_key(bb2, 'toy', 'train', 4, 6)
+    k2 = FeatureCache.make_key(bb2, src, 'toy', 'train')
     with pytest.raises(ValueError, match=r"weights: expected 'random-init seed=1', found 'random-init seed=0'"):
         FeatureCache(cache.path, expected=k2)
     with pytest.raises(ValueError, match='n_videos'):
-        FeatureCache(cache.path, expected=FeatureCache.make_key(bb, 'toy', 'train', 5, 6))
+        FeatureCache(cache.path, expected=FeatureCache.make_key(bb, src[:3], 'toy', 'train'))
+    changed = np.array(src); changed[-1, 0, 0, 0] ^= 1  # one pixel of the last video differs: stale
+    with pytest.raises(ValueError, match='frames_sha1'):
+        FeatureCache(cache.path, expected=FeatureCache.make_key(bb, changed, 'toy', 'train'))
+    assert FeatureCache.build(tmp_path / 'cache', changed, bb, 'toy', 'train').path != cache.path
     # an incomplete cache is refused
     key['complete'] = False
     (cache.path / 'key.json').write_text(json.dumps(key))
