@@ -125,6 +125,13 @@ def test_random_patch14_matches_seeded_vit():
     assert 'RANDOM-INIT' in rp.label
 
 
+def test_random_backbone_seed_is_fixed_across_run_seeds():
+    a = SRLModel.from_config(get_preset('synthetic', seed=0, resolution=28))
+    b = SRLModel.from_config(get_preset('synthetic', seed=7, resolution=28))
+    assert a.backbone.weights_id == b.backbone.weights_id == 'random-init seed=0'
+    assert torch.equal(a.backbone.vit.patch_embed.proj.weight, b.backbone.vit.patch_embed.proj.weight)
+
+
 def test_every_preset_builds_and_config_flags():
     for name in ('movi_c', 'movi_e', 'ytvis2021', 'synthetic'):
         m = SRLModel.from_config(get_preset(name), with_backbone=False)
