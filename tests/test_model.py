@@ -125,6 +125,13 @@ def test_random_patch14_matches_seeded_vit():
     assert 'RANDOM-INIT' in rp.label
 
 
+def test_random_backbone_seed_is_fixed_across_run_seeds():
+    a = SRLModel.from_config(get_preset('synthetic', seed=0, resolution=28))
+    b = SRLModel.from_config(get_preset('synthetic', seed=7, resolution=28))
+    assert a.backbone.weights_id == b.backbone.weights_id == 'random-init seed=0'
+    assert torch.equal(a.backbone.vit.patch_embed.proj.weight, b.backbone.vit.patch_embed.proj.weight)
+
+
 def test_every_preset_builds_and_config_flags():
     for name in ('movi_c', 'movi_e', 'ytvis2021', 'synthetic'):
         m = SRLModel.from_config(get_preset(name), with_backbone=False)
@@ -186,11 +193,15 @@ def test_feature_cache_roundtrip_and_refusals(tmp_path):
     assert key['complete'] is True and key['weights'] == 'random-init seed=0' and key['n_frames'] == 6
     # a different backbone gets its own folder; opening the wrong one with its key raises, naming the fields
     bb2 = FrozenBackbone('random_patch14', resolution=28, seed=1)
-    k2 = FeatureCache.make_key(bb2, 'toy', 'train', 4, 6)
+    k2 = FeatureCache.make_key(bb2, src, 'toy', 'train')
     with pytest.raises(ValueError, match=r"weights: expected 'random-init seed=1', found 'random-init seed=0'"):
         FeatureCache(cache.path, expected=k2)
     with pytest.raises(ValueError, match='n_videos'):
-        FeatureCache(cache.path, expected=FeatureCache.make_key(bb, 'toy', 'train', 5, 6))
+        FeatureCache(cache.path, expected=FeatureCache.make_key(bb, src[:3], 'toy', 'train'))
+    changed = np.array(src); changed[-1, 0, 0, 0] ^= 1  # one pixel of the last video differs: stale
+    with pytest.raises(ValueError, match='frames_sha1'):
+        FeatureCache(cache.path, expected=FeatureCache.make_key(bb, changed, 'toy', 'train'))
+    assert FeatureCache.build(tmp_path / 'cache', changed, bb, 'toy', 'train').path != cache.path
     # an incomplete cache is refused
     key['complete'] = False
     (cache.path / 'key.json').write_text(json.dumps(key))
