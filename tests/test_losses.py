@@ -1,7 +1,7 @@
 """Objectives of `srl_nb.losses`: hand-computed values, independent loop implementations, and the streamed
 deblurring/denoising contrast against the dense references (values and gradients, float64, ties and
 degenerate cases). Set SRL_SLOW=1 to add the paper-scale checks."""
-import itertools, math, os
+import math, os, subprocess, sys
 import pytest
 import torch
 import torch.nn.functional as F
@@ -207,8 +207,8 @@ def test_regulariser_ties_and_degenerate():
 
 def test_regulariser_gradient():
     torch.manual_seed(0)
-    logits = torch.randn(2, 3, 4, 6, dtype=torch.float64, requires_grad=True)
-    slots = torch.randn(2, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    logits = torch.randn(2, 2, 4, 5, dtype=torch.float64, requires_grad=True)
+    slots = torch.randn(2, 2, 4, 5, dtype=torch.float64, requires_grad=True)
     f = lambda lg: slot_redundancy_loss(lg.softmax(-1), slots, 2)
     assert torch.autograd.gradcheck(f, (logits,))
     f(logits).backward()
@@ -382,3 +382,28 @@ def test_lean_matches_dense_paper_scale(N, C, K):
     ref = denoise_contrastive_loss_dense(fp, bf, dm, K); (g_ref,) = torch.autograd.grad(ref, fp)
     out = denoise_contrastive_loss(fp, bf, dm, K, block_size=1000); (g_out,) = torch.autograd.grad(out, fp)
     assert_rel(out, ref); assert_rel(g_out, g_ref)
+
+
+def test_autocast_keeps_float32():
+    "Under mixed precision every objective still computes in float32 and matches the float32 value"
+    torch.manual_seed(0)
+    rp, tp, fp, bf, em, dm = (x.float() for x in _inputs(1, 4, 5, 4, 6, 3, seed=4))
+    slots, P = torch.randn(2, 4, 3, 8), torch.randn(2, 4, 3, 5).softmax(-1)
+    calls = [lambda: feature_reconstruction_loss(bf, bf.flip(2)), lambda: slot_slot_contrastive_loss(slots),
+             lambda: slotcontrast_temporal_loss(slots), lambda: slot_redundancy_loss(P, slots, 2),
+             lambda: deblur_contrastive_loss(rp, tp, em, 2), lambda: deblur_contrastive_loss(rp, tp, em, 2, lean=False),
+             lambda: denoise_contrastive_loss(fp, bf, dm, 2, 2), lambda: denoise_contrastive_loss(fp, bf, dm, 2, 2, lean=False)]
+    for f in calls:
+        ref = f()
+        with torch.autocast('cpu', dtype=torch.bfloat16): out = f()
+        assert out.dtype == torch.float32
+        torch.testing.assert_close(out, ref)
+
+
+def test_import_order():
+    "Each loss module can be imported first, and srl_nb.losses re-exports all the objectives"
+    code = ("import importlib, sys; importlib.import_module(sys.argv[1]); from srl_nb.losses import *; "
+            "print(deblur_contrastive_loss.__module__, slot_redundancy_loss.__module__)")
+    for first in ('srl_nb.contrast', 'srl_nb.losses_reg', 'srl_nb.losses'):
+        out = subprocess.run([sys.executable, '-c', code, first], capture_output=True, text=True, check=True)
+        assert out.stdout.split() == ['srl_nb.contrast', 'srl_nb.losses_reg']
