@@ -1,7 +1,7 @@
 """Peak memory and time of forward+backward of the deblurring and denoising contrasts, dense vs lean.
 
     python tests/bench_losses.py                      # MOVi-C and YouTube-VIS scale, block 1024, CPU or CUDA
-    python tests/bench_losses.py --scales ytvis --blocks 512 1024 2048 --reps 5
+    python tests/bench_losses.py --scales ytvis --blocks 512 1024 group --reps 5   # group: block = g*N rows
 
 Each (scale, loss, variant) runs in a fresh subprocess, so that one measurement cannot inherit another's
 allocator state. In the child: build the inputs, run forward+backward once (warm-up), then measure one more
@@ -92,7 +92,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--scales', nargs='+', default=['movi', 'ytvis'], choices=list(SCALES))
     ap.add_argument('--losses', nargs='+', default=['deblur', 'denoise'], choices=['deblur', 'denoise'])
-    ap.add_argument('--blocks', nargs='+', type=int, default=[1024], help='lean block sizes (anchor rows)')
+    ap.add_argument('--blocks', nargs='+', default=['1024', 'group'],
+                    help="lean block sizes in anchor rows; 'group' = g*N, one whole group per tile")
     ap.add_argument('--reps', type=int, default=3, help='timed repetitions after the measured call (median)')
     ap.add_argument('--device', default='auto', help="'auto' (cuda if available), 'cpu' or 'cuda'")
     ap.add_argument('--child', help=argparse.SUPPRESS)
@@ -110,7 +111,9 @@ def main():
     for scale in a.scales:
         for loss in a.losses:
             dense = None
-            for variant, block in [('dense', 0)] + [('lean', b) for b in a.blocks]:
+            gN = SCALES[scale]['g'] * SCALES[scale]['N']
+            blocks = [gN if b == 'group' else int(b) for b in a.blocks]
+            for variant, block in [('dense', 0)] + [('lean', b) for b in blocks]:
                 spec = json.dumps(dict(scale=scale, loss=loss, variant=variant, block=block or 1024,
                                        reps=a.reps, device=device))
                 pr = subprocess.run([sys.executable, __file__, '--child', spec], env=env, capture_output=True, text=True)
