@@ -50,15 +50,17 @@ def _check_ids(pred_ids:Tensor, true_ids:Tensor):
     if pred_ids.shape != true_ids.shape:
         raise ValueError(f"pred_ids {tuple(pred_ids.shape)} and true_ids {tuple(true_ids.shape)} must have the same shape")
 
-# %% ../nbs/08_metrics.ipynb #5d90148d
-def _compact(x:Tensor, keep_zero:bool)->tuple[Tensor,int]:
-    "Ids as they are when small, else remapped to 0..K-1 (with 0 kept as row 0 when `keep_zero`)"
-    k = int(x.max()) + 1 if x.numel() else 1
-    if k <= 4096: return x, k
+# %% ../nbs/08_metrics.ipynb #e96fd790
+def _dense_labels(x:Tensor, keep_zero:bool)->tuple[Tensor,int]:
+    "Ids present in `x` renumbered 0..K-1 in increasing order (0 stays 0 when `keep_zero`): a lookup table, no sort"
+    if x.numel() and int(x.max()) < 2 ** 22:
+        present = torch.bincount(x.flatten().long(), minlength=1) > 0
+        if keep_zero: present[0] = True
+        lut = present.long().cumsum(0) - 1                           # id -> rank among present ids
+        return lut[x.long()], int(present.sum())
     uniq, inv = torch.unique(x, return_inverse=True)
-    if keep_zero and uniq[0] != 0: inv, n = inv + 1, len(uniq) + 1
-    else: n = len(uniq)
-    return inv.reshape(x.shape), n
+    if keep_zero and (not uniq.numel() or uniq[0] != 0): return inv + 1, len(uniq) + 1
+    return inv, len(uniq)
 
 def contingency(
     pred_ids:Tensor,         # (B,T,H,W) integer predicted ids
@@ -70,8 +72,10 @@ def contingency(
     _check_ids(pred_ids, true_ids)
     B, T, H, W = true_ids.shape
     V = B * T if per_frame else B
-    t, Kt = _compact(true_ids, keep_zero=True)
-    p, Kp = _compact(pred_ids, keep_zero=False)
+    t, p = true_ids, pred_ids
+    Kt, Kp = (int(x.max()) + 1 if x.numel() else 1 for x in (t, p))
+    if V * Kt * Kp > 2 ** 22:                                # sparse or large ids: renumber the ids present
+        (t, Kt), (p, Kp) = _dense_labels(t, keep_zero=True), _dense_labels(p, keep_zero=False)
     t, p = t.reshape(V, -1), p.reshape(V, -1)                # (V, pixels per video or frame)
     tab = torch.zeros(V, Kt * Kp, dtype=torch.float64, device=true_ids.device)
     step = max(1, chunk_elems // max(1, t.shape[1]))
@@ -218,18 +222,7 @@ def or_dilate_disk(
         out[:, dy:] |= hw[:, :H - dy]                        # and row y-dy
     return out
 
-# %% ../nbs/08_metrics.ipynb #0b603590
-def _dense_labels(x:Tensor, keep_zero:bool)->tuple[Tensor,int]:
-    "Ids present in `x` renumbered 0..K-1 in increasing order (0 stays 0 when `keep_zero`): a lookup table, no sort"
-    if x.numel() and int(x.max()) < 2 ** 22:
-        present = torch.bincount(x.flatten().long(), minlength=1) > 0
-        if keep_zero: present[0] = True
-        lut = present.long().cumsum(0) - 1                           # id -> rank among present ids
-        return lut[x.long()], int(present.sum())
-    uniq, inv = torch.unique(x, return_inverse=True)
-    if keep_zero and (not uniq.numel() or uniq[0] != 0): return inv + 1, len(uniq) + 1
-    return inv, len(uniq)
-
+# %% ../nbs/08_metrics.ipynb #f7a369ea
 _WORDS = ((31, torch.int32), (63, torch.int64))   # measured: narrower words are not faster on CPU
 def _word_dtype(n:int):
     "Smallest of int32/int64 whose non-sign bits hold `n` flags"
