@@ -260,7 +260,7 @@ def test_jandf_matches_toolkit_loop(n_true, n_pred, bound_th):
     res2 = davis_jandf(pred, true, bound_th=bound_th, chunk_elems=1)   # one frame per chunk
     for k in ('J', 'F', 'J&F'): torch.testing.assert_close(res2[k], res[k])
 
-@pytest.mark.parametrize('n_true,n_pred', [(16, 20), (31, 34)])   # one int64 word; two separate words (> 63 masks)
+@pytest.mark.parametrize('n_true,n_pred', [(16, 20), (31, 40)])   # one int64 word; two separate words (> 63 masks)
 def test_jandf_many_masks(n_true, n_pred):
     g = torch.Generator().manual_seed(n_pred)
     pred, true = random_case(g, 1, 1, 12, 14, n_true, n_pred)
