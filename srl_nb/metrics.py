@@ -50,7 +50,7 @@ def _check_ids(pred_ids:Tensor, true_ids:Tensor):
     if pred_ids.shape != true_ids.shape:
         raise ValueError(f"pred_ids {tuple(pred_ids.shape)} and true_ids {tuple(true_ids.shape)} must have the same shape")
 
-# %% ../nbs/08_metrics.ipynb #e96fd790
+# %% ../nbs/08_metrics.ipynb #afbf05a7
 def _dense_labels(x:Tensor, keep_zero:bool)->tuple[Tensor,int]:
     "Ids present in `x` renumbered 0..K-1 in increasing order (0 stays 0 when `keep_zero`): a lookup table, no sort"
     if x.numel() and int(x.max()) < 2 ** 22:
@@ -79,11 +79,12 @@ def contingency(
     t, p = t.reshape(V, -1), p.reshape(V, -1)                # (V, pixels per video or frame)
     tab = torch.zeros(V, Kt * Kp, dtype=torch.float64, device=true_ids.device)
     step = max(1, chunk_elems // max(1, t.shape[1]))
+    buf = torch.empty(min(step, V), t.shape[1], dtype=torch.long, device=t.device)   # reused: fresh big tensors are slow
     for i in range(0, V, step):
-        tc, pc = t[i:i+step].long(), p[i:i+step].long()
-        v = torch.arange(tc.shape[0], device=tc.device)[:, None]
-        idx = (v * Kt + tc) * Kp + pc                         # (c, pixels)
-        tab[i:i+step] = torch.bincount(idx.flatten(), minlength=tc.shape[0] * Kt * Kp).reshape(-1, Kt * Kp).double()
+        c = min(step, V - i); idx = buf[:c]
+        idx.copy_(t[i:i+c]).mul_(Kp).add_(p[i:i+c])           # (c, pixels) true * Kp + pred
+        idx.add_(torch.arange(c, device=t.device)[:, None] * (Kt * Kp))   # + offset of each video / frame
+        tab[i:i+c] = torch.bincount(idx.flatten(), minlength=c * Kt * Kp).reshape(c, Kt * Kp).double()
     return tab.reshape(V, Kt, Kp)
 
 # %% ../nbs/08_metrics.ipynb #fb846122
