@@ -260,6 +260,16 @@ def test_jandf_matches_toolkit_loop(n_true, n_pred, bound_th):
     res2 = davis_jandf(pred, true, bound_th=bound_th, chunk_elems=1)   # one frame per chunk
     for k in ('J', 'F', 'J&F'): torch.testing.assert_close(res2[k], res[k])
 
+@pytest.mark.parametrize('n_true,n_pred', [(16, 20), (31, 40)])   # one int64 word; two separate words (> 63 masks)
+def test_jandf_many_masks(n_true, n_pred):
+    g = torch.Generator().manual_seed(n_pred)
+    pred, true = random_case(g, 1, 1, 12, 14, n_true, n_pred)
+    K, G = len(pred.unique()), len(true.unique()) - 1
+    assert (K + G > 63) == (n_true > 16)
+    res = davis_jandf(pred, true, bound_th=1)
+    J, Fm = ref_jandf(pred[0].numpy(), true[0].numpy(), 1)
+    assert abs(res['J'][0].item() - J) < 1e-12 and abs(res['F'][0].item() - Fm) < 1e-12
+
 def test_jandf_known_answers():
     true = torch.zeros(2, 2, 30, 30, dtype=torch.long); true[0, :, 5:15, 5:15] = 3; true[0, :, 18:28, 2:12] = 8
     pred = torch.where(true == 3, 0, torch.where(true == 8, 5, 2))
