@@ -387,7 +387,7 @@ def postprocess_html(page:str,          # rendered HTML
         shutil.copy2(f, dest)
     return str(soup)
 
-# %% ../nbs/99_docsite.ipynb #5c964ce0
+# %% ../nbs/99_docsite.ipynb #a86c2ab4
 def link_methods_to_classes(pages:dict, # {href: rendered HTML} of the whole site
                            )->dict:     # the same pages, fragments of internal links resolved
     "Point internal links whose fragment names an undocumented method (`cls.meth`) at the class's section"
@@ -400,6 +400,8 @@ def link_methods_to_classes(pages:dict, # {href: rendered HTML} of the whole sit
             if not m: continue
             page, frag = m.group(1) or h, m.group(2)
             if page not in ids or frag in ids[page]: continue
+            # `### __getattr__` renders as a bold "getattr", headed #getattr
+            frag = next((f for f in (pandoc_id(frag), pandoc_id(frag.strip('_'))) if f in ids[page]), frag)
             while '.' in frag and frag not in ids[page]: frag = frag.rsplit('.', 1)[0]
             if frag in ids[page]: a['href'] = f'{m.group(1) or ""}#{frag}'
     return {h: str(s) for h, s in soups.items()}
