@@ -23,14 +23,16 @@ SCREENSHOT = ROOT/'_docs'/'screenshot_index.png'
 # ---------------------------------------------------------------- browser machinery
 @pytest.fixture(scope='session')
 def chromium():
-    "Debian's chromium, installed with apt-get when missing (CI runs as root)"
+    "Debian's chromium (and libjs-katex, which the site uses for equations), installed with apt-get when missing"
     exe = shutil.which('chromium') or CHROMIUM
-    if not Path(exe).exists():
+    missing = [pkg for pkg, there in (('chromium', Path(exe).exists()), ('libjs-katex', docsite.find_katex() is not None))
+               if not there]
+    if missing:
         if os.geteuid() != 0:
-            pytest.fail(f'{CHROMIUM} is missing and this is not root: run `apt-get update && apt-get install -y chromium`')
+            pytest.fail(f'{missing} missing and this is not root: run `apt-get update && apt-get install -y {" ".join(missing)}`')
         env = {**os.environ, 'DEBIAN_FRONTEND': 'noninteractive'}
         subprocess.run(['apt-get', 'update', '-qq'], check=True, env=env, timeout=900)
-        subprocess.run(['apt-get', 'install', '-y', '-qq', 'chromium'], check=True, env=env, timeout=1800)
+        subprocess.run(['apt-get', 'install', '-y', '-qq', *missing], check=True, env=env, timeout=1800)
         exe = CHROMIUM
     return exe
 
@@ -140,6 +142,7 @@ PAGE_STATE = """JSON.stringify({
   links: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')),
   imgs: [...document.images].map(i => ({src: i.getAttribute('src').slice(0, 40), ok: i.complete && i.naturalWidth > 0})),
   ids: [...document.querySelectorAll('[id]')].map(e => e.id),
+  math: document.querySelectorAll('main .katex').length,
   text: document.body.innerText
 })"""
 
@@ -176,7 +179,7 @@ def expected_notebooks(nbs):
 
 # ---------------------------------------------------------------- the project's site
 @pytest.fixture(scope='module')
-def site(tmp_path_factory):
+def site(tmp_path_factory, chromium):
     "The project's site, rendered from committed outputs (the quick build; `make docs` executes notebooks)"
     out = tmp_path_factory.mktemp('site')
     t0 = time.time()
@@ -294,14 +297,15 @@ def _nb(*cells):
 
 
 @pytest.fixture(scope='module')
-def probe_site(tmp_path_factory):
+def probe_site(tmp_path_factory, chromium):
     "A two-notebook site, executed: a markdown image, a matplotlib figure, cell options, an unknown notebook"
     from PIL import Image
     nbs = tmp_path_factory.mktemp('probe_nbs')
     (nbs/'images').mkdir()
     Image.new('RGB', (40, 30), (200, 60, 30)).save(nbs/'images'/'dot.png')
     (nbs/'index.ipynb').write_text(_nb(('markdown', '# Probe\n\n> A probe site.'),
-                                       ('markdown', '![a dot](images/dot.png)\n\nSee [the extra page](extra.html#a-figure).')))
+                                       ('markdown', '![a dot](images/dot.png)\n\nSee [the extra page](extra.html#a-figure). '
+                                                    'Inline $e^{i\\pi} + 1 = 0$ and displayed:\n\n$$L = \\operatorname{mean}_i \\tfrac12 x_i$$')))
     (nbs/'50_extra.ipynb').write_text(_nb(
         ('markdown', '# Extra page\n\n> Not in any known section.'),
         ('code', 'import matplotlib.pyplot as plt'),
@@ -329,6 +333,8 @@ def test_probe_site(probe_site, browser):
     assert len(idx['imgs']) == 1 and idx['imgs'][0]['ok'] and (out/'images'/'dot.png').is_file()
     assert len(ext['imgs']) == 1 and ext['imgs'][0]['ok'] and ext['imgs'][0]['src'].startswith('data:image/png')
     assert 'a-figure' in ext['ids']
+    assert idx['math'] == 2 and ext['math'] == 0, 'KaTeX typesets the two equations of the index'
+    assert (out/'katex'/'katex.min.js').is_file()
     assert 'SHOULD-NOT-APPEAR' not in ext['text'], 'include: false should drop the cell'
     assert 'raise RuntimeError("a slow cell ran")' in ext['text'], 'a slow cell is shown'
     assert 'RuntimeError: a slow cell ran' not in ext['text'] and 'Traceback' not in ext['text'], 'a slow cell is not run'
