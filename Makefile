@@ -19,7 +19,7 @@ install: $(STAMP)
 
 train: $(STAMP)
 	mkdir -p runs
-	HF_HUB_OFFLINE=1 $(BIN)/papermill nbs/00_core.ipynb runs/00_core.ipynb
+	HF_HUB_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/papermill nbs/10_train_movi.ipynb runs/train_movi.ipynb
 
 test: $(STAMP)
 	export HF_HUB_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=2 PATH=$(CURDIR)/$(BIN):$$PATH; \

@@ -392,13 +392,13 @@ class TrainLoader:
             yield batch
         self.epoch, self.batch = e + 1, 0
 
-# %% ../nbs/02_data.ipynb #386b73c8
+# %% ../nbs/02_data.ipynb #93984cfe
 def _source(cfg, split:str):
     d = cfg.data
     mx = d.max_train_videos if split == 'train' else d.max_val_videos
     if d.dataset == 'ytvis2021':
         from srl_nb.ytvis import YTVISSource
-        return YTVISSource(d.data_dir, split=split, max_videos=mx)
+        return YTVISSource(d.data_dir, split=split, max_videos=mx, n_val=d.ytvis_val_videos)
     return _cache_source(dataset_source(cfg), d.data_dir, _val_split(split), mx)
 
 def _cache_source(name, data_dir, split, mx):

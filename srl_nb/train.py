@@ -18,8 +18,8 @@ __all__ = ['LOSS_NAMES', 'RUN_ONLY_FIELDS', 'loss_weight', 'stage_weights', 'sta
            'compute_losses', 'NonFiniteLoss', 'check_finite', 'atomic_save', 'rng_state', 'set_rng_state',
            'config_diff', 'check_compatible', 'Dist', 'init_dist', 'all_sum', 'ClipStream', 'feature_cache',
            'make_train_stream', 'make_val_batches', 'evaluate', 'JsonlLog', 'read_log', 'train', 'load_checkpoint',
-           'mask_overlay_figure', 'evaluate_checkpoint', 'kmeans_floor_metrics', 'parse_overrides', 'train_cli',
-           'eval_cli']
+           'mask_overlay_figure', 'evaluate_checkpoint', 'kmeans_floor_metrics', 'plot_loss_curves', 'plot_val_curves',
+           'results_table', 'parse_overrides', 'train_cli', 'eval_cli']
 
 # %% ../nbs/09_trainer.ipynb #054541d5
 LOSS_NAMES = ('rec', 'slot_slot', 'reg', 'deblur', 'denoise') # every objective the trainer knows
@@ -164,7 +164,7 @@ def all_sum(x:torch.Tensor, d:Dist)->torch.Tensor:
     if d.world > 1: x = x.clone(); dist.all_reduce(x)
     return x
 
-# %% ../nbs/09_trainer.ipynb #4801cf08
+# %% ../nbs/09_trainer.ipynb #e4b5e2fb
 from torch.utils.data import DataLoader, Dataset
 from . import data as D
 from .encoder import FeatureCache
@@ -187,8 +187,10 @@ class ClipStream:
                  clip_frames:int,   # T
                  d:Dist=Dist(),     # this process's rank and world size
                  num_workers:int=0, # loader worker processes
+                 collate:Callable=D._collate, # list of items -> batch
                 ):
         self.ds, self.plan, self.bs, self.T, self.d, self.nw = dataset, plan, batch_size, clip_frames, d, num_workers
+        self.collate = collate
         self.n_batches = len(plan(0).order) // (batch_size * d.world)    # full global batches per epoch
         if self.n_batches == 0:
             raise ValueError(f"{len(plan(0).order)} training clips per epoch cannot fill one global batch of "
@@ -203,7 +205,7 @@ class ClipStream:
 
     def _start_epoch(self):
         reqs = [self.requests(self.epoch, b) for b in range(self.batch, self.n_batches)]
-        self._it = iter(DataLoader(self.ds, batch_sampler=reqs, num_workers=self.nw, collate_fn=D._collate))
+        self._it = iter(DataLoader(self.ds, batch_sampler=reqs, num_workers=self.nw, collate_fn=self.collate))
 
     def __iter__(self): return self
     def __next__(self)->dict:
@@ -216,7 +218,7 @@ class ClipStream:
     def load_state_dict(self, sd:dict):
         self.epoch, self.batch, self._it = int(sd['epoch']), int(sd['batch']), None
 
-# %% ../nbs/09_trainer.ipynb #a8c32bba
+# %% ../nbs/09_trainer.ipynb #ba768e9c
 def _train_source(cfg:Config):
     "The training split's video source and dataset of `cfg` (pixels)"
     aug = 'short_side_crop' if cfg.data.train_aug == 'short_side_crop' else 'resize'
@@ -242,9 +244,11 @@ class _Frames:
 def make_train_stream(cfg:Config, d:Dist=Dist(), backbone=None, device='cpu')->ClipStream:
     "The training `ClipStream` of `cfg`: pixels, or cached features when `cfg.data.use_feature_cache`"
     src, ds = _train_source(cfg)
-    if cfg.data.use_feature_cache: ds = _CachedClips(feature_cache(cfg, backbone, 'train', device))
+    collate = D._collate
+    if cfg.data.use_feature_cache:
+        ds, collate = _CachedClips(feature_cache(cfg, backbone, 'train', device)), torch.utils.data.default_collate
     plan = lambda e: D.clip_plan(cfg.seed, e, src.n_videos, src.n_frames, cfg.data.clip_frames, cfg.data.hflip_prob)
-    return ClipStream(ds, plan, cfg.data.batch_size, cfg.data.clip_frames, d, cfg.data.num_workers)
+    return ClipStream(ds, plan, cfg.data.batch_size, cfg.data.clip_frames, d, cfg.data.num_workers, collate)
 
 def make_val_batches(cfg:Config, d:Dist=Dist(), backbone=None, device='cpu', split='validation'):
     "This rank's validation batches: full videos ('video' or cached 'features') with 'segmentations'"
@@ -499,6 +503,47 @@ def kmeans_floor_metrics(cfg:Config, backbone, device='cpu', split='validation',
         r = M.kmeans_floor(f, b['segmentations'].to(device), (cfg.grid, cfg.grid), cfg.model.n_slots, seed=seed)
         acc.update({f'kmeans_{k}': v for k, v in r.items() if k != 'assign'})
     return acc.compute()
+
+# %% ../nbs/09_trainer.ipynb #ac37f365
+def plot_loss_curves(log:list, # records of `log.jsonl` (see `read_log`)
+                     terms=LOSS_NAMES):
+    "One panel per objective, points coloured by the stage active at their step"
+    import matplotlib.pyplot as plt
+    steps = [r for r in log if 'split' not in r]
+    terms = [t for t in terms if any(t in r for r in steps)]
+    stages = list(dict.fromkeys(r['stage'] for r in steps))
+    colours = dict(zip(stages, plt.get_cmap('tab10').colors))
+    fig, axs = plt.subplots(1, len(terms), figsize=(2.8 * len(terms), 2.3), squeeze=False)
+    for ax, t in zip(axs[0], terms):
+        for st in stages:
+            xs = [(r['step'], r[t]) for r in steps if r['stage'] == st and t in r]
+            if xs: ax.plot(*zip(*xs), '.', ms=2, color=colours[st], label=st)
+        ax.set_title(t, fontsize=9); ax.set_xlabel('step', fontsize=8); ax.tick_params(labelsize=7)
+    axs[0, 0].legend(fontsize=6, markerscale=4)
+    fig.tight_layout()
+    return fig
+
+def plot_val_curves(log:list, floor:dict|None=None, metric:str='video_fg_ari'):
+    "Decoder and slot-attention `metric` over validations, with the k-means floor"
+    import matplotlib.pyplot as plt
+    vals = [r for r in log if r.get('split') == 'val']
+    fig, ax = plt.subplots(figsize=(3.8, 2.5))
+    for which, style in (('dec', '-'), ('enc', '--')):
+        ax.plot([r['step'] for r in vals], [r[f'{which}_{metric}'] for r in vals], style, marker='o', ms=3,
+                label={'dec': 'decoder masks', 'enc': 'slot-attention masks'}[which])
+    if floor: ax.axhline(floor[f'kmeans_{metric}'], color='grey', lw=1, label='k-means floor')
+    ax.set_xlabel('step', fontsize=8); ax.set_ylabel(metric, fontsize=8); ax.legend(fontsize=7); ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
+
+def results_table(last_val:dict, floor:dict|None=None)->'pd.DataFrame':
+    "Last validation of decoder and slot-attention masks beside the k-means floor"
+    import pandas as pd
+    rows = {}
+    for k in ('video_fg_ari', 'video_mbo', 'image_fg_ari', 'image_mbo'):
+        rows[k] = {'decoder masks': last_val.get(f'dec_{k}'), 'slot-attention masks': last_val.get(f'enc_{k}')}
+        if floor is not None: rows[k]['k-means floor'] = floor.get(f'kmeans_{k}')
+    return pd.DataFrame(rows).T
 
 # %% ../nbs/09_trainer.ipynb #8a09c6b0
 def parse_overrides(pairs:list)->dict:

@@ -42,11 +42,11 @@ def test_resume_is_exact(data_dir, tmp_path):
     assert any(not torch.equal(a[k], c[k]) for k in a)
 
 def test_checkpoint_from_other_config_fails(data_dir, tmp_path):
-    train(tiny(data_dir, max_steps=2, ckpt_every=2), tmp_path / 'r', progress=False)
+    train(tiny(data_dir, max_steps=2, warmup_steps=1, ckpt_every=2), tmp_path / 'r', progress=False)
     with pytest.raises(ValueError, match='model.slot_dim: checkpoint 16, requested 32'):
-        train(tiny(data_dir, max_steps=2, slot_dim=32), tmp_path / 'r', resume=True, progress=False)
+        train(tiny(data_dir, max_steps=2, warmup_steps=1, slot_dim=32), tmp_path / 'r', resume=True, progress=False)
     with pytest.raises(ValueError, match='data.resolution'):
-        load_checkpoint(tmp_path / 'r' / 'last.ckpt', tiny(data_dir, max_steps=2, resolution=42))
+        load_checkpoint(tmp_path / 'r' / 'last.ckpt', tiny(data_dir, max_steps=2, warmup_steps=1, resolution=42))
     with pytest.raises(FileNotFoundError, match='no checkpoint'):
         load_checkpoint(tmp_path / 'nothing.ckpt')
     torch.save({'weights': 1}, tmp_path / 'bad.ckpt')
