@@ -14,7 +14,7 @@ import torch
 __all__ = ['PRESETS', 'DataConfig', 'ModelConfig', 'LossConfig', 'ScheduleConfig', 'OptimConfig', 'Config', 'apply_overrides',
            'get_preset', 'presets_table', 'seed_everything']
 
-# %% ../nbs/00_core.ipynb #b17fc79f
+# %% ../nbs/00_core.ipynb #b6e07698
 @dataclass
 class DataConfig:
     "Which videos, at which resolution, in which batches"
@@ -53,6 +53,7 @@ class ModelConfig:
     decoder_layers:int = 3              # hidden layers of the MLP decoder
     enc_pos_embed:str = 'none'          # 'none' (reference) | 'soft' (grid position added to the encoder input)
     dec_pos_embed:str = 'learned'       # 'learned' (reference table) | 'fourier' (smooth, from (x, y))
+    alpha_zero_init:bool = False        # start the decoder's alpha-logit row at zero (all slots equal at first)
 
 @dataclass
 class LossConfig:
@@ -183,7 +184,7 @@ def _check_keys(d:dict, valid:set, where:str):
         hint = ''.join(f"; did you mean {v[0]!r} for {k!r}?" for k, v in hints.items() if v)
         raise KeyError(f"unknown {where} key(s) {bad}{hint} Valid: {sorted(valid)}")
 
-# %% ../nbs/00_core.ipynb #0709c00e
+# %% ../nbs/00_core.ipynb #0de526a8
 def _movi_c()->Config: return Config()
 
 def _movi_e()->Config:
@@ -212,7 +213,7 @@ def _synthetic()->Config:
     c.data.dataset, c.data.synthetic_config, c.data.resolution = 'synthetic', 'easy', 224
     c.data.batch_size, c.data.n_devices, c.data.val_batch_size, c.data.num_workers = 8, 1, 8, 0
     c.data.max_train_videos, c.data.max_val_videos, c.data.use_feature_cache = None, None, True
-    c.model.pretrained = False
+    c.model.backbone, c.model.pretrained, c.model.alpha_zero_init = 'random_patch14', False, True
     c.model.n_slots, c.model.slot_dim, c.model.decoder_hidden = 5, 64, 256
     c.model.enc_pos_embed, c.model.dec_pos_embed = 'soft', 'fourier'
     c.loss.reg_rounds, c.loss.denoise_topk = 2, 8

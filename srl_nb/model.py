@@ -21,7 +21,7 @@ ENC_MASKS, PATCH_ATTN, DEC_MASKS = 'enc_masks', 'patch_attn', 'dec_masks'
 RECON, RECON_PROJ, TARGET_PROJ, FEAT_PROJ = 'recon', 'recon_proj', 'target_proj', 'feat_proj'
 OUTPUT_KEYS = (FEATURES, ENCODED, SLOTS, ENC_MASKS, PATCH_ATTN, DEC_MASKS, RECON, RECON_PROJ, TARGET_PROJ, FEAT_PROJ)
 
-# %% ../nbs/06_model.ipynb #3bc2ce6c
+# %% ../nbs/06_model.ipynb #ec95da66
 class SRLModel(nn.Module):
     "SlotContrast video model with SRL's projectors: clips -> dict of `OUTPUT_KEYS`"
     def __init__(self,
@@ -61,7 +61,7 @@ class SRLModel(nn.Module):
     def from_config(cls,
         cfg:Config,               # a full config (see `srl_nb.core.get_preset`)
         with_backbone:bool=True,  # build the frozen backbone (False: features-only model)
-        alpha_zero_init:bool=False, # zero-initialised alpha-logit row
+        alpha_zero_init:bool|None=None, # zero-initialised alpha-logit row (None: `cfg.model.alpha_zero_init`)
         backbone_seed:int=0,      # random-init seed of a backbone without weights (fixed across run seeds)
     )->SRLModel:
         "Build the model a config describes"
@@ -71,7 +71,7 @@ class SRLModel(nn.Module):
             bb = FrozenBackbone(m.backbone, d.resolution, m.pretrained, m.weights_path, seed=backbone_seed)
         return cls(m.feat_dim, cfg.grid, m.n_slots, m.slot_dim, bb, m.n_iters_first, m.n_iters, m.predictor_heads,
                    m.predictor_ffn_factor, m.predictor_scale_quirk, m.decoder_hidden, m.decoder_layers,
-                   m.enc_pos_embed, m.dec_pos_embed, alpha_zero_init)
+                   m.enc_pos_embed, m.dec_pos_embed, m.alpha_zero_init if alpha_zero_init is None else alpha_zero_init)
 
     def _check_features(self, f:Tensor):
         want = f"(B, T, {self.n_patches}, {self.feat_dim})"

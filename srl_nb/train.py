@@ -15,11 +15,11 @@ from .core import Config, get_preset, apply_overrides, seed_everything
 
 # %% auto #0
 __all__ = ['LOSS_NAMES', 'RUN_ONLY_FIELDS', 'loss_weight', 'stage_weights', 'stage_name', 'schedule_table', 'lr_at',
-           'compute_losses', 'NonFiniteLoss', 'check_finite', 'atomic_save', 'rng_state', 'set_rng_state',
-           'config_diff', 'check_compatible', 'Dist', 'init_dist', 'all_sum', 'ClipStream', 'feature_cache',
-           'make_train_stream', 'make_val_batches', 'evaluate', 'JsonlLog', 'read_log', 'train', 'load_checkpoint',
-           'mask_overlay_figure', 'evaluate_checkpoint', 'kmeans_floor_metrics', 'plot_loss_curves', 'plot_val_curves',
-           'results_table', 'parse_overrides', 'train_cli', 'eval_cli']
+           'compute_losses', 'NonFiniteLoss', 'check_finite', 'atomic_save', 'model_state', 'load_model_state',
+           'rng_state', 'set_rng_state', 'config_diff', 'check_compatible', 'Dist', 'init_dist', 'all_sum',
+           'ClipStream', 'feature_cache', 'make_train_stream', 'make_val_batches', 'evaluate', 'JsonlLog', 'read_log',
+           'train', 'load_checkpoint', 'mask_overlay_figure', 'evaluate_checkpoint', 'kmeans_floor_metrics',
+           'plot_loss_curves', 'plot_val_curves', 'results_table', 'parse_overrides', 'train_cli', 'eval_cli']
 
 # %% ../nbs/09_trainer.ipynb #054541d5
 LOSS_NAMES = ('rec', 'slot_slot', 'reg', 'deblur', 'denoise') # every objective the trainer knows
@@ -98,7 +98,7 @@ def check_finite(terms:dict, step:int, last_ckpt:str|None):
             raise NonFiniteLoss(f"loss term {n!r} is {v.item()} at step {step}; last good checkpoint: "
                                 f"{last_ckpt or 'none written yet'} (resume from it with resume=True)")
 
-# %% ../nbs/09_trainer.ipynb #e73d97f1
+# %% ../nbs/09_trainer.ipynb #9c074c2e
 def atomic_save(obj, path:str|Path):
     "`torch.save` to a temporary file beside `path`, fsync, then rename over `path`"
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,6 +106,17 @@ def atomic_save(obj, path:str|Path):
     with open(tmp, 'wb') as f:
         torch.save(obj, f); f.flush(); os.fsync(f.fileno())
     os.replace(tmp, path)
+
+def model_state(model:nn.Module)->dict:
+    "The model's state without the frozen backbone (it is rebuilt from the config and its weights file)"
+    return {k: v for k, v in model.state_dict().items() if not k.startswith('backbone.')}
+
+def load_model_state(model:nn.Module, sd:dict, path=''):
+    "Load `model_state` output; every non-backbone tensor must be present"
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    missing = [k for k in missing if not k.startswith('backbone.')]
+    if missing or unexpected:
+        raise ValueError(f"checkpoint {path} does not fit this model: missing {missing[:5]}, unexpected {unexpected[:5]}")
 
 def rng_state()->dict:
     "Every RNG state of this process"
@@ -306,7 +317,7 @@ def _inputs(batch:dict, device)->dict:
     if 'features' in batch: return dict(features=batch['features'].to(device, non_blocking=True))
     return dict(video=batch['video'].to(device, non_blocking=True))
 
-# %% ../nbs/09_trainer.ipynb #cb7d02c0
+# %% ../nbs/09_trainer.ipynb #6afd3e56
 from .model import SRLModel
 
 def _autocast(cfg:Config, device:torch.device):
@@ -360,7 +371,8 @@ def train(cfg:Config,            # run configuration (a preset with overrides)
     if resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location='cpu', weights_only=False)
         check_compatible(ck['config'], cfg, ckpt_path)
-        model.load_state_dict(ck['model']); opt.load_state_dict(ck['optim']); scaler.load_state_dict(ck['scaler'])
+        _check_backbone(ck, model, ckpt_path)
+        load_model_state(model, ck['model'], ckpt_path); opt.load_state_dict(ck['optim']); scaler.load_state_dict(ck['scaler'])
         stream.load_state_dict(ck['data']); set_rng_state(ck['rng'][d.rank] if d.rank < len(ck['rng']) else ck['rng'][0])
         step, last_val, last_ckpt = ck['step'], ck.get('last_val', {}), str(ckpt_path)
         log.truncate_after(step - 1)
@@ -375,7 +387,7 @@ def train(cfg:Config,            # run configuration (a preset with overrides)
         if d.world > 1:
             rngs = [None] * d.world; dist.all_gather_object(rngs, rng_state())
         if d.main:
-            atomic_save(dict(config=cfg.to_dict(), model=model.state_dict(), optim=opt.state_dict(),
+            atomic_save(dict(config=cfg.to_dict(), model=model_state(model), backbone=_backbone_id(model), optim=opt.state_dict(),
                              scaler=scaler.state_dict(), step=step, data=stream.state_dict(), rng=rngs,
                              last_val=last_val), path)
         if d.world > 1: dist.barrier()
@@ -419,7 +431,7 @@ def _progress(total, start, enabled=True):
     from tqdm.auto import tqdm
     return tqdm(total=total, initial=start, disable=not enabled, dynamic_ncols=True, unit='step')
 
-# %% ../nbs/09_trainer.ipynb #a543155b
+# %% ../nbs/09_trainer.ipynb #9cff2b54
 def load_checkpoint(path, cfg:Config|None=None, device='cpu')->tuple:
     "(model in eval mode, config) from a checkpoint; `cfg`, if given, must be compatible"
     path = Path(path)
@@ -430,8 +442,16 @@ def load_checkpoint(path, cfg:Config|None=None, device='cpu')->tuple:
     ck_cfg = Config.from_dict(ck['config'])
     if cfg is not None: check_compatible(ck['config'], cfg, path)
     cfg = cfg or ck_cfg
-    model = SRLModel.from_config(cfg); model.load_state_dict(ck['model'])
+    model = SRLModel.from_config(cfg); _check_backbone(ck, model, path); load_model_state(model, ck['model'], path)
     return model.to(device).eval(), cfg
+
+def _backbone_id(model)->str|None: return model.backbone.weights_id if model.backbone is not None else None
+
+def _check_backbone(ck:dict, model, path):
+    "The frozen backbone rebuilt now must be the one the checkpoint was trained on"
+    if ck.get('backbone') != _backbone_id(model):
+        raise ValueError(f"checkpoint {path} was trained on backbone weights {ck.get('backbone')!r}, but this config "
+                         f"builds {_backbone_id(model)!r}: point weights_path at the same weights file")
 
 # %% ../nbs/09_trainer.ipynb #33c15b3b
 def mask_overlay_figure(video:torch.Tensor,   # (T,3,H,W) ImageNet-normalised frames of one video
