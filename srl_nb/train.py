@@ -277,7 +277,7 @@ def make_val_batches(cfg:Config, d:Dist=Dist(), backbone=None, device='cpu', spl
                'segmentations': torch.stack([D.resize_ids(src.ids(v), cfg.data.resolution) for v in vs]),
                'video_idx': torch.tensor(vs)}
 
-# %% ../nbs/09_trainer.ipynb #63985155
+# %% ../nbs/09_trainer.ipynb #e98022f2
 from . import metrics as M
 
 @torch.no_grad()
@@ -303,13 +303,13 @@ def evaluate(model:nn.Module,  # an `SRLModel`
             r = M.davis_jandf(pred.cpu(), true.cpu())
             acc.update({f'dec_{k}': r[k] for k in ('J', 'F', 'J&F')})
     model.train(was_training)
-    names = sorted(acc.sums)
-    tot = torch.tensor([[acc.sums[n], acc.counts[n], acc.skipped[n]] for n in names], dtype=torch.float64).reshape(-1, 3)
+    # every rank reduces the same list of metrics, whether or not it scored any video
+    names = [f'{w}_{k}' for w in ('dec', 'enc') for k in ('video_fg_ari', 'video_mbo', 'image_fg_ari', 'image_mbo')]
+    if jandf: names += ['dec_J', 'dec_F', 'dec_J&F']
+    tot = torch.tensor([[acc.sums.get(n, 0.), acc.counts.get(n, 0), acc.skipped.get(n, 0)] for n in names], dtype=torch.float64)
     tot = all_sum(tot.to(device), d).cpu()                      # (metrics, 3): sum, count, skipped over ranks
     res = {n: (tot[i, 0] / tot[i, 1]).item() if tot[i, 1] else float('nan') for i, n in enumerate(names)}
-    if names:
-        i = names.index('dec_video_fg_ari')
-        res.update(n_videos=int(tot[i, 1] + tot[i, 2]), n_skipped=int(tot[i, 2]))
+    res.update(n_videos=int(tot[0, 1] + tot[0, 2]), n_skipped=int(tot[0, 2]))
     return res
 
 def _inputs(batch:dict, device)->dict:

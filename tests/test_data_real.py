@@ -57,9 +57,8 @@ def test_ytvis_split_ids_and_frames(yt_dir):
     i = next(i for i in range(tr.n_videos) if len(tr.anns[i]) >= 2)
     assert not (tr.ids(i)[2] == 2).any() and (tr.ids(i)[0] == 2).any()
 
-def test_ytvis_loaders_crop_flip_determinism(yt_dir, monkeypatch):
-    monkeypatch.setattr(ytvis, 'YTVIS_VAL_VIDEOS', 3)
-    cfg = get_preset('ytvis2021', data_dir=str(yt_dir), resolution=28, batch_size=2, num_workers=0, seed=4)
+def test_ytvis_loaders_crop_flip_determinism(yt_dir):
+    cfg = get_preset('ytvis2021', data_dir=str(yt_dir), resolution=28, batch_size=2, num_workers=0, seed=4, ytvis_val_videos=3)
     a, b = list(train_loader(cfg)), list(train_loader(cfg))
     assert len(a) == 2
     for x, y in zip(a, b): assert all(torch.equal(x[k], y[k]) for k in x)

@@ -132,3 +132,27 @@ def test_papermill_run_notebook(data_dir, tmp_path):
     assert [r['step'] for r in read_log(out / 'log.jsonl') if 'split' not in r] == [0, 1, 2]
     m = json.loads((out / 'metrics_validation.json').read_text())
     assert 0 <= m['dec_video_fg_ari'] <= 1 and (out / 'masks_validation.png').stat().st_size > 0
+
+def test_papermill_study_notebook(data_dir, tmp_path):
+    "Notebook 12 through papermill with two tiny configurations: table written, finished runs are reused"
+    pm = pytest.importorskip('papermill')
+    import pandas as pd
+    params = dict(data_dir=str(data_dir), out_root=str(tmp_path / 'study'), seeds=[0], methods=['slotcontrast', 'srl'],
+                  max_steps=2, results_csv=str(tmp_path / 'results.csv'),
+                  overrides=dict(resolution=56, n_slots=3, slot_dim=16, decoder_hidden=32, batch_size=2, val_batch_size=2,
+                                 reg_rounds=1, denoise_topk=2, warmup_steps=1, reg_end=1, deblur_start=1, denoise_start=1,
+                                 val_every=2, ckpt_every=2, log_every=1, use_feature_cache=False))
+    run = lambda: pm.execute_notebook(str(ROOT / 'nbs' / '12_study.ipynb'), str(tmp_path / 'out.ipynb'), parameters=params,
+                                      cwd=str(ROOT / 'nbs'), kernel_name='python3', progress_bar=False)
+    run()
+    res = pd.read_csv(tmp_path / 'results.csv')
+    assert sorted(res['method']) == ['kmeans', 'slotcontrast', 'srl']
+    assert res[['fg_ari', 'mbo']].notna().all().all() and (tmp_path / 'results.png').exists()
+    srl = json.loads((tmp_path / 'study' / 'srl' / 'seed0' / 'config.json').read_text())['loss']
+    base = json.loads((tmp_path / 'study' / 'slotcontrast' / 'seed0' / 'config.json').read_text())['loss']
+    assert (srl['use_reg'], srl['use_deblur'], srl['use_denoise']) == (True, True, True)
+    assert (base['use_reg'], base['use_deblur'], base['use_denoise']) == (False, False, False)
+    stamp = (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime
+    run()                                             # re-running reuses finished runs and reproduces the table
+    assert (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime == stamp
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'results.csv').drop(columns='train_s'), res.drop(columns='train_s'))
