@@ -1,11 +1,12 @@
-# Two entry points: `make train` (the main job on the embedded default) and `make test` (the whole suite).
+# Two entry points: `make train` (the main job on the embedded default) and `make test` (the whole suite);
+# `make docs` builds the documentation site into _docs/ (Quarto's nbdev_docs when quarto is installed, else nbconvert).
 # Each creates .venv and installs the pinned stack on first use.
 SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.srl_nb-installed
 
-.PHONY: train test install export clean-nbs
+.PHONY: train test docs install export clean-nbs
 
 $(STAMP): requirements.txt settings.ini setup.py
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -18,12 +19,23 @@ install: $(STAMP)
 
 train: $(STAMP)
 	mkdir -p runs
-	HF_HUB_OFFLINE=1 $(BIN)/papermill nbs/00_core.ipynb runs/00_core.ipynb
+	HF_HUB_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/papermill nbs/10_train_movi.ipynb runs/train_movi.ipynb
 
 test: $(STAMP)
 	export HF_HUB_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=2 PATH=$(CURDIR)/$(BIN):$$PATH; \
 	nbdev_test --n_workers 2 --timing; nb=$$?; pytest -q tests; py=$$?; \
 	test $$nb -eq 0 && test $$py -eq 0
+
+# Refreshes nbs/index.ipynb's outputs, README.md and nbs/sidebar.yml, then builds the site. Without Quarto every
+# notebook is executed as nbdev_test would (about as long as nbdev_test); DOCS_FLAGS=--no-execute renders the
+# committed outputs instead.
+docs: $(STAMP)
+	export HF_HUB_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=2 PATH=$(CURDIR)/$(BIN):$$PATH; \
+	if command -v quarto >/dev/null 2>&1; then \
+	  python -m srl_nb.docsite readme && python -m srl_nb.docsite sidebar && nbdev_docs && python -m srl_nb.docsite readme; \
+	else \
+	  python -m srl_nb.docsite docs $(DOCS_FLAGS); \
+	fi
 
 export: $(STAMP)
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean

@@ -6,7 +6,7 @@ cfg.read('settings.ini', encoding='utf-8')
 cfg = cfg['DEFAULT']
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
-scripts = [s.strip() for s in cfg.get('console_scripts', '').split('\n') if s.strip()]
+scripts = cfg.get('console_scripts', '').split()
 
 setuptools.setup(
     name=cfg['lib_name'], version=cfg['version'], description=cfg['description'],

@@ -6,7 +6,7 @@ COMMON = {  # identical in the three paper presets
     'data.clip_frames': 4, 'data.hflip_prob': 0.5, 'data.batch_size': 64, 'data.n_devices': 2,
     'model.pretrained': True, 'model.patch_size': 14, 'model.n_iters_first': 3, 'model.n_iters': 2,
     'model.predictor_heads': 4, 'model.predictor_ffn_factor': 4, 'model.decoder_hidden': 1024,
-    'model.decoder_layers': 3, 'model.enc_pos_embed': 'none', 'model.dec_pos_embed': 'learned',
+    'model.decoder_layers': 3, 'model.enc_pos_embed': 'none', 'model.dec_pos_embed': 'learned', 'model.alpha_zero_init': False,
     'loss.w_rec': 1.0, 'loss.w_slot_slot': 0.25, 'loss.w_reg': 0.1, 'loss.w_deblur': 0.1, 'loss.w_denoise': 0.1,
     'loss.use_reg': True, 'loss.use_deblur': True, 'loss.use_denoise': True, 'loss.slot_contrast': 'srl',
     'loss.temperature': 0.1, 'loss.base_temperature': 0.07, 'loss.group_frames': 4,

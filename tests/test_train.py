@@ -1,0 +1,158 @@
+"Trainer: exact resume, feature-cache path, checkpoint compatibility, DDP on CPU (gloo), the papermill run notebook."
+import json, os, subprocess, sys, textwrap
+from pathlib import Path
+import pytest, torch
+from srl_nb.core import get_preset
+from srl_nb.train import train, read_log, load_checkpoint, ClipStream, make_train_stream, feature_cache, evaluate_checkpoint
+from srl_nb.synthetic import build_synthetic
+
+ROOT = Path(__file__).resolve().parents[1]
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp('data')
+    build_synthetic(d, 'easy', n_train=6, n_val=2, seed=0, overrides={'n_frames': 8, 'size': 64})
+    return d
+
+def tiny(data_dir, **kw):
+    base = dict(data_dir=str(data_dir), resolution=56, n_slots=3, slot_dim=16, decoder_hidden=32, batch_size=2,
+                val_batch_size=2, reg_rounds=1, denoise_topk=2, max_steps=8, reg_end=3, deblur_start=5,
+                denoise_start=5, val_every=4, ckpt_every=2, log_every=1, warmup_steps=2, contrast_block=8,
+                use_feature_cache=False)
+    return get_preset('synthetic', **{**base, **kw})
+
+def _strip(log): return [{k: v for k, v in r.items() if k != 'steps_per_s'} for r in log]
+
+def _weights(p): return torch.load(p, weights_only=False)['model']
+
+def test_resume_is_exact(data_dir, tmp_path):
+    "2k steps in one go == k steps, a kill, resume, k more: same weights, same log"
+    cfg = tiny(data_dir)
+    train(cfg, tmp_path / 'full', progress=False)
+    train(cfg, tmp_path / 'cut', progress=False, stop_at=5)       # killed after step 5, last checkpoint at 4
+    assert max(r['step'] for r in read_log(tmp_path / 'cut' / 'log.jsonl')) == 4  # logged past the checkpoint
+    train(cfg, tmp_path / 'cut', resume=True, progress=False)
+    a, b = _weights(tmp_path / 'full' / 'final.ckpt'), _weights(tmp_path / 'cut' / 'final.ckpt')
+    assert a.keys() == b.keys()
+    for k in a: assert torch.equal(a[k], b[k]), k
+    assert _strip(read_log(tmp_path / 'full' / 'log.jsonl')) == _strip(read_log(tmp_path / 'cut' / 'log.jsonl'))
+    # a different run really is different: the test can fail
+    train(tiny(data_dir, seed=1), tmp_path / 'other', progress=False)
+    c = _weights(tmp_path / 'other' / 'final.ckpt')
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+
+def test_checkpoint_from_other_config_fails(data_dir, tmp_path):
+    train(tiny(data_dir, max_steps=2, warmup_steps=1, ckpt_every=2), tmp_path / 'r', progress=False)
+    with pytest.raises(ValueError, match='model.slot_dim: checkpoint 16, requested 32'):
+        train(tiny(data_dir, max_steps=2, warmup_steps=1, slot_dim=32), tmp_path / 'r', resume=True, progress=False)
+    with pytest.raises(ValueError, match='data.resolution'):
+        load_checkpoint(tmp_path / 'r' / 'last.ckpt', tiny(data_dir, max_steps=2, warmup_steps=1, resolution=42))
+    with pytest.raises(FileNotFoundError, match='no checkpoint'):
+        load_checkpoint(tmp_path / 'nothing.ckpt')
+    torch.save({'weights': 1}, tmp_path / 'bad.ckpt')
+    with pytest.raises(ValueError, match='not an srl_nb checkpoint'):
+        load_checkpoint(tmp_path / 'bad.ckpt')
+
+def test_feature_cache_path_matches_pixels(data_dir, tmp_path):
+    "The cached-feature stream serves the clips of the pixel stream, and its features are the backbone's"
+    from srl_nb.model import SRLModel
+    cfg = tiny(data_dir, use_feature_cache=True)
+    model = SRLModel.from_config(cfg)
+    fs = make_train_stream(cfg, backbone=model.backbone)
+    ps = make_train_stream(tiny(data_dir))
+    for _ in range(4):   # crosses an epoch boundary (6 videos, batch 2)
+        f, p = next(fs), next(ps)
+        for k in ('video_idx', 'start', 'flip'): assert torch.equal(f[k], p[k])
+        with torch.no_grad(): direct = model.backbone(p['video'])
+        torch.testing.assert_close(f['features'], direct, atol=3e-3, rtol=3e-3)   # fp16 storage
+    res = train(cfg, tmp_path / 'cached', progress=False)
+    assert res['step'] == cfg.schedule.max_steps and res['last_val']['n_videos'] == 2
+
+def test_stream_position_and_ranks(data_dir):
+    "Ranks read disjoint clips whose union is one global batch; a restored position continues the sequence"
+    from srl_nb.train import Dist
+    cfg = tiny(data_dir, batch_size=1)
+    s0, s1 = (make_train_stream(cfg, Dist(r, 2)) for r in (0, 1))
+    whole = make_train_stream(tiny(data_dir, batch_size=2))
+    for _ in range(3):
+        a, b, w = next(s0), next(s1), next(whole)
+        assert torch.equal(torch.cat([a['video_idx'], b['video_idx']]), w['video_idx'])
+    st = whole.state_dict(); nxt = [next(whole)['video_idx'] for _ in range(4)]
+    again = make_train_stream(tiny(data_dir, batch_size=2)); again.load_state_dict(st)
+    assert all(torch.equal(next(again)['video_idx'], v) for v in nxt)
+
+DDP_WORKER = textwrap.dedent('''
+    import sys, json, torch, torch.distributed as dist
+    from srl_nb.core import Config
+    from srl_nb.train import train, init_dist
+    cfg = Config.from_dict(json.loads(sys.argv[1])); out = sys.argv[2]; stop = int(sys.argv[3]); resume = sys.argv[4] == '1'
+    d = init_dist()
+    res = train(cfg, out, resume=resume, progress=False, stop_at=stop or None)
+    s = torch.stack([p.double().sum() for p in res['model'].parameters()]).sum().reshape(1)   # this rank's live weights
+    g = [torch.zeros(1, dtype=torch.float64) for _ in range(d.world)]
+    dist.all_gather(g, s)
+    if d.rank == 0: open(out + '/ranks.json', 'w').write(json.dumps([x.item() for x in g]))
+    dist.destroy_process_group()
+''')
+
+def _torchrun(tmp_path, cfg, out, stop=0, resume=False):
+    w = tmp_path / 'ddp_worker.py'; w.write_text(DDP_WORKER)
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': str(ROOT) + os.pathsep + os.environ.get('PYTHONPATH', '')}
+    r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29517',
+                        str(w), cfg.to_json(), str(out), str(stop), '1' if resume else '0'],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-4000:]
+
+def test_ddp_gloo_two_processes(data_dir, tmp_path):
+    "Two CPU ranks: steps run, ranks stay in sync, a stopped DDP run resumes to the uninterrupted result"
+    cfg = tiny(data_dir, batch_size=1, max_steps=4, ckpt_every=2, val_every=4)
+    _torchrun(tmp_path, cfg, tmp_path / 'full')
+    sums = json.loads((tmp_path / 'full' / 'ranks.json').read_text())
+    assert len(sums) == 2 and sums[0] == sums[1]
+    log = read_log(tmp_path / 'full' / 'log.jsonl')
+    assert [r['step'] for r in log if 'split' not in r] == [0, 1, 2, 3]      # rank 0 alone writes the log
+    assert [r['n_videos'] for r in log if r.get('split') == 'val'] == [2]     # validation reduced over ranks
+    _torchrun(tmp_path, cfg, tmp_path / 'cut', stop=2)
+    _torchrun(tmp_path, cfg, tmp_path / 'cut', resume=True)
+    a, b = _weights(tmp_path / 'full' / 'final.ckpt'), _weights(tmp_path / 'cut' / 'final.ckpt')
+    for k in a: assert torch.equal(a[k], b[k]), k
+
+def test_papermill_run_notebook(data_dir, tmp_path):
+    "Notebook 10 through papermill with tiny parameters: the injected values are the ones used"
+    pm = pytest.importorskip('papermill')
+    out = tmp_path / 'run'
+    params = dict(data_dir=str(data_dir), out_dir=str(out), max_steps=3, seed=7, use_deblur=False,
+                  overrides=dict(resolution=56, n_slots=3, slot_dim=16, decoder_hidden=32, batch_size=2,
+                                 val_batch_size=2, reg_rounds=1, denoise_topk=2, warmup_steps=1, val_every=3,
+                                 ckpt_every=3, log_every=1, max_val_videos=2, use_feature_cache=False))
+    pm.execute_notebook(str(ROOT / 'nbs' / '10_train_movi.ipynb'), str(tmp_path / 'out.ipynb'), parameters=params,
+                        cwd=str(ROOT / 'nbs'), kernel_name='python3', progress_bar=False)
+    cfg = json.loads((out / 'config.json').read_text())
+    assert (cfg['seed'], cfg['schedule']['max_steps'], cfg['loss']['use_deblur'], cfg['model']['n_slots']) == (7, 3, False, 3)
+    assert [r['step'] for r in read_log(out / 'log.jsonl') if 'split' not in r] == [0, 1, 2]
+    m = json.loads((out / 'metrics_validation.json').read_text())
+    assert 0 <= m['dec_video_fg_ari'] <= 1 and (out / 'masks_validation.png').stat().st_size > 0
+
+def test_papermill_study_notebook(data_dir, tmp_path):
+    "Notebook 12 through papermill with two tiny configurations: table written, finished runs are reused"
+    pm = pytest.importorskip('papermill')
+    import pandas as pd
+    params = dict(data_dir=str(data_dir), out_root=str(tmp_path / 'study'), seeds=[0], methods=['slotcontrast', 'srl'],
+                  max_steps=2, results_csv=str(tmp_path / 'results.csv'),
+                  overrides=dict(resolution=56, n_slots=3, slot_dim=16, decoder_hidden=32, batch_size=2, val_batch_size=2,
+                                 reg_rounds=1, denoise_topk=2, warmup_steps=1, reg_end=1, deblur_start=1, denoise_start=1,
+                                 val_every=2, ckpt_every=2, log_every=1, use_feature_cache=False))
+    run = lambda: pm.execute_notebook(str(ROOT / 'nbs' / '12_study.ipynb'), str(tmp_path / 'out.ipynb'), parameters=params,
+                                      cwd=str(ROOT / 'nbs'), kernel_name='python3', progress_bar=False)
+    run()
+    res = pd.read_csv(tmp_path / 'results.csv')
+    assert sorted(res['method']) == ['kmeans', 'slotcontrast', 'srl']
+    assert res[['fg_ari', 'mbo']].notna().all().all() and (tmp_path / 'results.png').exists()
+    srl = json.loads((tmp_path / 'study' / 'srl' / 'seed0' / 'config.json').read_text())['loss']
+    base = json.loads((tmp_path / 'study' / 'slotcontrast' / 'seed0' / 'config.json').read_text())['loss']
+    assert (srl['use_reg'], srl['use_deblur'], srl['use_denoise']) == (True, True, True)
+    assert (base['use_reg'], base['use_deblur'], base['use_denoise']) == (False, False, False)
+    stamp = (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime
+    run()                                             # re-running reuses finished runs and reproduces the table
+    assert (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime == stamp
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'results.csv').drop(columns='train_s'), res.drop(columns='train_s'))
