@@ -184,7 +184,7 @@ def _check_keys(d:dict, valid:set, where:str):
         hint = ''.join(f"; did you mean {v[0]!r} for {k!r}?" for k, v in hints.items() if v)
         raise KeyError(f"unknown {where} key(s) {bad}{hint} Valid: {sorted(valid)}")
 
-# %% ../nbs/00_core.ipynb #0de526a8
+# %% ../nbs/00_core.ipynb #49adf98a
 def _movi_c()->Config: return Config()
 
 def _movi_e()->Config:
@@ -210,16 +210,16 @@ def _ytvis2021()->Config:
 
 def _synthetic()->Config:
     c = Config(name='synthetic')
-    c.data.dataset, c.data.synthetic_config, c.data.resolution = 'synthetic', 'easy', 224
+    c.data.dataset, c.data.synthetic_config, c.data.resolution = 'synthetic', 'easy', 112
     c.data.batch_size, c.data.n_devices, c.data.val_batch_size, c.data.num_workers = 8, 1, 8, 0
     c.data.max_train_videos, c.data.max_val_videos, c.data.use_feature_cache = None, None, True
     c.model.backbone, c.model.pretrained, c.model.alpha_zero_init = 'random_patch14', False, True
     c.model.n_slots, c.model.slot_dim, c.model.decoder_hidden = 5, 64, 256
     c.model.enc_pos_embed, c.model.dec_pos_embed = 'soft', 'fourier'
     c.loss.reg_rounds, c.loss.denoise_topk = 2, 8
-    c.schedule.max_steps, c.schedule.reg_start, c.schedule.reg_end = 2_000, 0, 400
-    c.schedule.deblur_start = c.schedule.denoise_start = 800
-    c.schedule.val_every, c.schedule.ckpt_every, c.schedule.log_every = 500, 500, 10
+    c.schedule.max_steps, c.schedule.reg_start, c.schedule.reg_end = 1_500, 0, 150
+    c.schedule.deblur_start = c.schedule.denoise_start = 300
+    c.schedule.val_every, c.schedule.ckpt_every, c.schedule.log_every = 500, 250, 10
     c.optim.lr, c.optim.warmup_steps, c.optim.grad_clip, c.optim.amp = 4e-4, 100, 1.0, 'fp32'
     return c.validate()
 
