@@ -30,11 +30,9 @@ def steps_per_s(cfg, n_steps, device):
     for _ in range(n_steps): step()
     return n_steps / (time.perf_counter() - t0)
 
-def variants(base):
-    "Baseline and SRL (regulariser, deblurring and denoising contrast all active at step 0)"
-    return {'baseline': base(use_reg=False, use_deblur=False, use_denoise=False),
-            'srl': base(use_reg=True, use_deblur=True, use_denoise=True, reg_start=0, reg_end=10**6,
-                        deblur_start=0, denoise_start=0)}
+VARIANTS = {  # baseline, and SRL with the regulariser, deblurring and denoising contrast all active at step 0
+    'baseline': dict(use_reg=False, use_deblur=False, use_denoise=False),
+    'srl': dict(use_reg=True, use_deblur=True, use_denoise=True, reg_start=0, reg_end=10**6, deblur_start=0, denoise_start=0)}
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser()
@@ -55,9 +53,9 @@ if __name__ == '__main__':
     rows = []
     for name, base in settings.items():
         res = {}
-        for v, mk in variants(base).items():
+        for v, kw in VARIANTS.items():
             for cache in (False, True):
-                res[v, cache] = steps_per_s(mk(use_feature_cache=cache), a.steps, a.device)
+                res[v, cache] = steps_per_s(base(use_feature_cache=cache, **kw), a.steps, a.device)
         print(f'\n{name}')
         print(f"  {'':10s} {'pixels':>10s} {'cache':>10s} {'cache speed-up':>15s}")
         for v in ('baseline', 'srl'):

@@ -156,3 +156,17 @@ def test_papermill_study_notebook(data_dir, tmp_path):
     run()                                             # re-running reuses finished runs and reproduces the table
     assert (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime == stamp
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'results.csv').drop(columns='train_s'), res.drop(columns='train_s'))
+
+def test_papermill_ytvis_notebook_demo(tmp_path):
+    "Notebook 11 on its demo defaults: YTVIS-format training, held-out validation and DAVIS transfer, end to end"
+    pm = pytest.importorskip('papermill')
+    out = tmp_path / 'run'
+    pm.execute_notebook(str(ROOT / 'nbs' / '11_train_ytvis.ipynb'), str(tmp_path / 'out.ipynb'),
+                        parameters=dict(data_dir=str(tmp_path / 'data'), out_dir=str(out), seed=3),
+                        cwd=str(ROOT / 'nbs'), kernel_name='python3', progress_bar=False)
+    cfg = json.loads((out / 'config.json').read_text())
+    assert (cfg['data']['dataset'], cfg['data']['ytvis_val_videos'], cfg['seed']) == ('ytvis2021', 4, 3)
+    m = json.loads((out / 'metrics_validation.json').read_text())
+    assert m['n_videos'] == 4
+    dv = json.loads((out / 'metrics_davis2017.json').read_text())
+    assert 0 <= dv['dec_J&F'] <= 1 and dv['split'] == 'davis2017' and (out / 'masks_davis2017.png').exists()
