@@ -7,12 +7,13 @@ __all__ = ['masks_to_grid', 'ids_to_masks', 'blur_masks', 'ids_to_grid', 'isolat
            'boundary_sharpness', 'boundary_fscore', 'radial_spectrum', 'recon_grad', 'argmax_agreement', 'mask_ari',
            'diagnose', 'plot_cycle']
 
-# %% ../nbs/09a_vicious_cycle.ipynb #bd1e21d1
+# %% ../nbs/09a_vicious_cycle.ipynb #5d68fbfb
 from typing import Callable, Optional
 import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from .metrics import contingency, ari_from_table
 
 # %% ../nbs/09a_vicious_cycle.ipynb #d1266e44
 def _check_grid(grid_hw) -> tuple:
@@ -275,7 +276,7 @@ def recon_grad(wrt:Tensor,                      # (B,T,N,D) tensor to differenti
     if g is None: raise ValueError("recon_grad: `recon` does not depend on `wrt`")
     return g
 
-# %% ../nbs/09a_vicious_cycle.ipynb #e45215a9
+# %% ../nbs/09a_vicious_cycle.ipynb #a4f2f4f4
 def argmax_agreement(masks_a:Tensor, # (B,T,S,N) soft masks, e.g. encoder
                      masks_b:Tensor, # (B,T,S,N) soft masks over the same slots, e.g. decoder
                     ) -> Tensor:     # (B,T) share of patches with the same argmax slot
@@ -292,28 +293,14 @@ def _check_pair(a, b):
     if a.shape != b.shape:
         raise ValueError(f"masks_a and masks_b: expected one shape (B,T,S,N), got {tuple(a.shape)} and {tuple(b.shape)}")
 
-def _ari(labels_a:Tensor, # (K, N) long labels in [0, n_a)
-         labels_b:Tensor, # (K, N) long labels in [0, n_b)
-        ) -> Tensor:      # (K,) float64 adjusted Rand index per row
-    "Adjusted Rand index of each row pair, from a bincount contingency table (ARI := 1 if the denominator is 0)."
-    K, N = labels_a.shape
-    n_a, n_b = int(labels_a.max()) + 1, int(labels_b.max()) + 1
-    idx = (torch.arange(K, device=labels_a.device)[:, None] * n_a + labels_a) * n_b + labels_b   # (K,N)
-    cont = torch.bincount(idx.flatten(), minlength=K * n_a * n_b).reshape(K, n_a, n_b).double()  # (K,n_a,n_b)
-    pairs = lambda x: x * (x - 1) / 2
-    s_ij = pairs(cont).sum((1, 2))
-    s_a, s_b = pairs(cont.sum(2)).sum(1), pairs(cont.sum(1)).sum(1)
-    expected = s_a * s_b / pairs(torch.tensor(float(N), dtype=torch.float64))
-    denom = (s_a + s_b) / 2 - expected
-    return torch.where(denom == 0, torch.ones_like(denom), (s_ij - expected) / torch.where(denom == 0, 1., denom))
-
 def mask_ari(masks_a:Tensor, # (B,T,S,N) soft masks
              masks_b:Tensor, # (B,T,S,N) same shape as masks_a
             ) -> Tensor:     # (B,T) float64 ARI between the argmax maps, per frame
     "ARI between the argmax maps of two sets of masks, per frame (invariant to relabelling slots)."
     _check_pair(masks_a, masks_b)
     B, T, S, N = masks_a.shape
-    return _ari(masks_a.argmax(2).reshape(B * T, N), masks_b.argmax(2).reshape(B * T, N)).reshape(B, T)
+    a, b = (m.argmax(2).reshape(B, T, 1, N) for m in (masks_a, masks_b))  # argmax maps as (B,T,1,N) id images
+    return ari_from_table(contingency(b, a, per_frame=True)).reshape(B, T)
 
 # %% ../nbs/09a_vicious_cycle.ipynb #e99fe793
 def _nanmean(x:Tensor) -> float:

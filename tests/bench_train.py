@@ -9,7 +9,7 @@ import torch
 from srl_nb.core import get_preset
 from srl_nb.model import SRLModel
 from srl_nb.synthetic import build_synthetic
-from srl_nb.train import make_train_stream, compute_losses, feature_cache, _inputs, lr_at
+from srl_nb.train import make_train_stream, compute_losses, feature_cache, _inputs
 
 def steps_per_s(cfg, n_steps, device):
     "Time n_steps optimisation steps (after one warm-up step) of `cfg` with its active objectives at step 0"

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from sklearn.metrics import adjusted_rand_score
 from srl_nb.diagnosis import (ids_to_masks, blur_masks, masks_to_grid, ids_to_grid, isolated_share, hf_fraction,
                               mask_hf_fraction, boundary_sharpness, boundary_fscore, radial_spectrum, recon_grad,
-                              argmax_agreement, mask_ari, _ari, _hf_fraction, diagnose, plot_cycle)
+                              argmax_agreement, mask_ari, _hf_fraction, diagnose, plot_cycle)
 
 H, W, S = 10, 12, 4
 
@@ -237,7 +237,8 @@ def test_ari_matches_sklearn():
     g = torch.Generator().manual_seed(4)
     for n_a, n_b, n in [(3, 5, 60), (2, 2, 5), (1, 4, 30), (1, 1, 10), (7, 7, 100), (4, 1, 3)]:
         a = torch.randint(0, n_a, (5, n), generator=g); b = torch.randint(0, n_b, (5, n), generator=g)
-        got = _ari(a, b)
+        onehot = lambda l: F.one_hot(l, max(n_a, n_b)).permute(0, 2, 1)[:, None].double()  # (5,1,S,n) masks
+        got = mask_ari(onehot(a), onehot(b))[:, 0]
         assert got.dtype == torch.float64
         for k in range(5):
             assert got[k].item() == pytest.approx(adjusted_rand_score(a[k].numpy(), b[k].numpy()), abs=1e-10)

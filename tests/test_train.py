@@ -3,7 +3,7 @@ import json, os, subprocess, sys, textwrap
 from pathlib import Path
 import pytest, torch
 from srl_nb.core import get_preset
-from srl_nb.train import train, read_log, load_checkpoint, ClipStream, make_train_stream, feature_cache, evaluate_checkpoint
+from srl_nb.train import train, read_log, load_checkpoint, make_train_stream
 from srl_nb.synthetic import build_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
