@@ -14,7 +14,7 @@ import torch.distributed as dist
 from .core import Config, get_preset, apply_overrides, seed_everything
 
 # %% auto #0
-__all__ = ['LOSS_NAMES', 'RUN_ONLY_FIELDS', 'loss_weight', 'stage_weights', 'stage_name', 'schedule_table', 'lr_at',
+__all__ = ['LOSS_NAMES', 'RUN_ONLY_FIELDS', 'DIAG_KEYS', 'loss_weight', 'stage_weights', 'stage_name', 'schedule_table', 'lr_at',
            'compute_losses', 'NonFiniteLoss', 'check_finite', 'atomic_save', 'model_state', 'load_model_state',
            'rng_state', 'set_rng_state', 'config_diff', 'check_compatible', 'Dist', 'init_dist', 'all_sum',
            'ClipStream', 'feature_cache', 'make_train_stream', 'make_val_batches', 'evaluate', 'JsonlLog', 'read_log',
@@ -62,9 +62,9 @@ def lr_at(cfg:Config, step:int)->float:
     if step < o.warmup_steps: return o.lr * step / o.warmup_steps
     return o.lr * o.decay_rate ** ((step - o.warmup_steps) / (T - o.warmup_steps))
 
-# %% ../nbs/09_trainer.ipynb #705bb349
+# %% ../nbs/09_trainer.ipynb #7c2e1097
 from . import losses as L
-from .model import FEATURES, SLOTS, ENC_MASKS, PATCH_ATTN, DEC_MASKS, RECON, RECON_PROJ, TARGET_PROJ, FEAT_PROJ
+from .model import FEATURES, ENCODED, SLOTS, ENC_MASKS, PATCH_ATTN, DEC_MASKS, RECON, RECON_PROJ, TARGET_PROJ, FEAT_PROJ
 
 def compute_losses(out:dict,    # the model's output dict
                    cfg:Config,  # run configuration
@@ -279,7 +279,7 @@ def make_val_batches(cfg:Config, d:Dist=Dist(), backbone=None, device='cpu', spl
                'segmentations': torch.stack([D.resize_ids(src.ids(v), cfg.data.resolution) for v in vs]),
                'video_idx': torch.tensor(vs)}
 
-# %% ../nbs/09_trainer.ipynb #e98022f2
+# %% ../nbs/09_trainer.ipynb #f7777911
 from . import metrics as M
 
 @torch.no_grad()
@@ -290,6 +290,7 @@ def evaluate(model:nn.Module,  # an `SRLModel`
              device='cpu',
              max_batches:int|None=None, # stop after this many batches
              jandf:bool=False, # also DAVIS-2017 J, F and J&F of the decoder masks
+             diag:bool=False,  # also the cycle measurements of `srl_nb.diagnosis` ('diag_' keys, see below)
             )->dict:           # {'dec_video_fg_ari': mean over videos, ..., 'n_videos', 'n_skipped'}
     "Video and image FG-ARI and mBO of decoder ('dec_') and slot-attention ('enc_') masks over `batches`"
     was_training = model.training; model.eval()
@@ -300,6 +301,9 @@ def evaluate(model:nn.Module,  # an `SRLModel`
         true = b['segmentations'].to(device)
         for which, key in (('dec', DEC_MASKS), ('enc', ENC_MASKS)):
             acc.update({f'{which}_{k}': v for k, v in M.evaluate_masks(out[key].float(), true, (cfg.grid, cfg.grid)).items()})
+        if diag:
+            acc.update({f'diag_{k}': v for k, v in DG.diagnose(out, true, (cfg.grid, cfg.grid)).items()})
+            if i == 0: acc.update({f'diag_{k}': v for k, v in _grad_spectrum(model, b, cfg, device).items()})
         if jandf:
             pred = M.masks_to_ids(out[DEC_MASKS].float(), (cfg.grid, cfg.grid), true.shape[-2:])
             r = M.davis_jandf(pred.cpu(), true.cpu())
@@ -308,6 +312,7 @@ def evaluate(model:nn.Module,  # an `SRLModel`
     # every rank reduces the same list of metrics, whether or not it scored any video
     names = [f'{w}_{k}' for w in ('dec', 'enc') for k in ('video_fg_ari', 'video_mbo', 'image_fg_ari', 'image_mbo')]
     if jandf: names += ['dec_J', 'dec_F', 'dec_J&F']
+    if diag: names += [f'diag_{k}' for k in DIAG_KEYS]
     tot = torch.tensor([[acc.sums.get(n, 0.), acc.counts.get(n, 0), acc.skipped.get(n, 0)] for n in names], dtype=torch.float64)
     tot = all_sum(tot.to(device), d).cpu()                      # (metrics, 3): sum, count, skipped over ranks
     res = {n: (tot[i, 0] / tot[i, 1]).item() if tot[i, 1] else float('nan') for i, n in enumerate(names)}
@@ -319,7 +324,21 @@ def _inputs(batch:dict, device)->dict:
     if 'features' in batch: return dict(features=batch['features'].to(device, non_blocking=True))
     return dict(video=batch['video'].to(device, non_blocking=True))
 
-# %% ../nbs/09_trainer.ipynb #737c23c8
+from . import diagnosis as DG
+DIAG_KEYS = ([f'{w}_{k}' for w in ('enc', 'dec') for k in ('isolated', 'hf', 'boundary', 'interior', 'contrast', 'bf')]
+             + ['agree_argmax', 'agree_ari', 'features_hf', 'encoded_hf', 'grad_hf', 'grad_hf_ratio'])
+
+def _grad_spectrum(model, b:dict, cfg:Config, device)->dict:
+    "HF fraction of dL_rec/d encoded and of encoded itself, on the first clip of the first video of batch `b`"
+    one = {k: v[:1, :cfg.data.clip_frames] for k, v in b.items() if k in ('features', 'video')}
+    with torch.enable_grad():
+        out = model(**_inputs(one, device))
+        g = DG.recon_grad(out[ENCODED], out[FEATURES], out[RECON])
+    hw = (cfg.grid, cfg.grid)
+    gh, eh = DG.hf_fraction(g.float(), hw).mean().item(), DG.hf_fraction(out[ENCODED].detach().float(), hw).mean().item()
+    return {'grad_hf': gh, 'grad_hf_ratio': gh / eh if eh > 0 else float('nan')}
+
+# %% ../nbs/09_trainer.ipynb #c1f2f6b6
 from .model import SRLModel
 
 def _autocast(cfg:Config, device:torch.device):
@@ -418,9 +437,10 @@ def train(cfg:Config,            # run configuration (a preset with overrides)
                        **{k: v.item() for k, v in terms.items()}, grad_norm=gnorm.item(), steps_per_s=rate)
             log.write(rec); bar.set_postfix(stage=rec['stage'], **{k: f'{v.item():.3f}' for k, v in terms.items()})
         if step % cfg.schedule.val_every == 0 or step == cfg.schedule.max_steps:
-            last_val = evaluate(model, make_val_batches(cfg, d, model.backbone, device), cfg, d, device)
+            last_val = evaluate(model, make_val_batches(cfg, d, model.backbone, device), cfg, d, device, diag=True)
             log.write(dict(step=step - 1, split='val', **last_val))
-            if d.main and progress: bar.write(f'step {step}: ' + ', '.join(f'{k} {v:.3f}' for k, v in last_val.items()))
+            if d.main and progress:
+                bar.write(f'step {step}: ' + ', '.join(f'{k} {v:.3f}' for k, v in last_val.items() if not k.startswith('diag_')))
         if step % cfg.schedule.ckpt_every == 0 or step == cfg.schedule.max_steps:
             last_ckpt = checkpoint(ckpt_path)
         bar.update(1)
