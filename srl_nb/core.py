@@ -14,7 +14,7 @@ import torch
 __all__ = ['PRESETS', 'DataConfig', 'ModelConfig', 'LossConfig', 'ScheduleConfig', 'OptimConfig', 'Config', 'apply_overrides',
            'get_preset', 'presets_table', 'seed_everything']
 
-# %% ../nbs/00_core.ipynb #b6e07698
+# %% ../nbs/00_core.ipynb #88d66a92
 @dataclass
 class DataConfig:
     "Which videos, at which resolution, in which batches"
@@ -51,7 +51,7 @@ class ModelConfig:
     predictor_scale_quirk:bool = True   # reference multiplies attention logits by sqrt(head_dim)
     decoder_hidden:int = 1024           # width of the MLP decoder's hidden layers
     decoder_layers:int = 3              # hidden layers of the MLP decoder
-    enc_pos_embed:str = 'none'          # 'none' (reference) | 'soft' (grid position added to the encoder input)
+    enc_pos_embed:str = 'none'          # 'none' (reference) | 'soft' (grid position added to the encoder output) | 'soft_input' (to its input)
     dec_pos_embed:str = 'learned'       # 'learned' (reference table) | 'fourier' (smooth, from (x, y))
     alpha_zero_init:bool = False        # start the decoder's alpha-logit row at zero (all slots equal at first)
 
@@ -100,9 +100,9 @@ class OptimConfig:
     grad_clip:float = 0.05              # max global gradient norm
     amp:str = 'fp16'                    # 'fp16' | 'bf16' | 'fp32' (mixed precision on CUDA; CPU runs fp32)
 
-# %% ../nbs/00_core.ipynb #faedfabe
+# %% ../nbs/00_core.ipynb #c3695aea
 _CHOICES = dict(dataset=('movi_c', 'movi_e', 'synthetic', 'ytvis2021'), train_aug=('resize', 'short_side_crop'),
-                enc_pos_embed=('none', 'soft'), dec_pos_embed=('learned', 'fourier'),
+                enc_pos_embed=('none', 'soft', 'soft_input'), dec_pos_embed=('learned', 'fourier'),
                 slot_contrast=('srl', 'slotcontrast'), amp=('fp16', 'bf16', 'fp32'))
 _SECTIONS = dict(data=DataConfig, model=ModelConfig, loss=LossConfig, schedule=ScheduleConfig, optim=OptimConfig)
 

@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['CYCLE_PANELS', 'masks_to_grid', 'ids_to_masks', 'blur_masks', 'ids_to_grid', 'isolated_share', 'hf_fraction',
            'mask_hf_fraction', 'boundary_sharpness', 'boundary_fscore', 'radial_spectrum', 'recon_grad',
-           'argmax_agreement', 'mask_ari', 'diagnose', 'plot_cycle', 'cycle_curves', 'plot_cycle_curves']
+           'argmax_agreement', 'mask_ari', 'slot_position_r2', 'diagnose', 'plot_cycle', 'cycle_curves',
+           'plot_cycle_curves']
 
 # %% ../nbs/09a_vicious_cycle.ipynb #5d68fbfb
 from typing import Callable, Optional
@@ -302,7 +303,35 @@ def mask_ari(masks_a:Tensor, # (B,T,S,N) soft masks
     a, b = (m.argmax(2).reshape(B, T, 1, N) for m in (masks_a, masks_b))  # argmax maps as (B,T,1,N) id images
     return ari_from_table(contingency(b, a, per_frame=True)).reshape(B, T)
 
-# %% ../nbs/09a_vicious_cycle.ipynb #e99fe793
+# %% ../nbs/09a_vicious_cycle.ipynb #177c17cc
+def slot_position_r2(slots:Tensor,   # (B,T,S,D) slot vectors
+                     masks:Tensor,   # (B,T,S,N) soft masks, e.g. the slot attention ('enc_masks')
+                     grid_hw:tuple,  # (h, w) patch grid
+                     ridge:float=1.0,  # ridge penalty on the standardised slot features
+                    ) -> float:      # held-out R^2 of the centroid probe, mean over x and y
+    "Held-out R^2 of a linear probe that reads each slot's mask centroid from its vector."
+    _check_maps(masks, grid_hw, 'masks', '(B,T,S,N)', 3)
+    B, T, S, N = masks.shape
+    if slots.ndim != 4 or tuple(slots.shape[:3]) != (B, T, S):
+        raise ValueError(f"slots: expected (B,T,S,D) = ({B},{T},{S},D) like masks, got {tuple(slots.shape)}")
+    h, w = _check_grid(grid_hw)
+    ys, xs = torch.meshgrid((torch.arange(h, dtype=torch.float64) + 0.5) / h, (torch.arange(w, dtype=torch.float64) + 0.5) / w, indexing='ij')
+    xy = torch.stack([xs.flatten(), ys.flatten()], -1).to(masks.device)                    # (N,2)
+    m = masks.detach().double().flatten(0, 1)                                                 # (F,S,N), F = B*T frames
+    cen = (m / m.sum(-1, keepdim=True).clamp_min(1e-12)) @ xy                                 # (F,S,2)
+    x = slots.detach().double().flatten(0, 1)                                                 # (F,S,D)
+    half = m.shape[0] // 2
+    xa, ya, xb, yb = x[:half].flatten(0, 1), cen[:half].flatten(0, 1), x[half:].flatten(0, 1), cen[half:].flatten(0, 1)
+    D = x.shape[-1]
+    if len(xa) < D + 2 or len(xb) < 2: return float('nan')
+    mu, sd = xa.mean(0), xa.std(0).clamp_min(1e-8)
+    fa, fb = (xa - mu) / sd, (xb - mu) / sd
+    ym = ya.mean(0)                                                       # the intercept, not penalised
+    coef = torch.linalg.solve(fa.T @ fa + ridge * torch.eye(D, dtype=fa.dtype, device=fa.device), fa.T @ (ya - ym))
+    sse, sst = ((fb @ coef + ym - yb) ** 2).sum(0), ((yb - yb.mean(0)) ** 2).sum(0)
+    return float((1 - sse / sst.clamp_min(1e-12)).mean())
+
+# %% ../nbs/09a_vicious_cycle.ipynb #ab4532fb
 def _nanmean(x:Tensor) -> float:
     "Mean over non-NaN entries (NaN if none)."
     x = x.double().flatten(); ok = ~torch.isnan(x)
@@ -331,6 +360,7 @@ def diagnose(out:dict,                      # model output with 'enc_masks', 'de
             for k in ('boundary', 'interior', 'contrast'): res[f'{pre}_{k}'] = _nanmean(sh[k])
             res[f'{pre}_bf'] = _nanmean(boundary_fscore(m, gt, grid_hw, tol))
     enc, dec = out['enc_masks'].detach().float(), out['dec_masks'].detach().float()
+    if 'slots' in out: res['slot_pos_r2'] = slot_position_r2(out['slots'], enc, grid_hw)
     res['agree_argmax'] = _nanmean(argmax_agreement(enc, dec))
     res['agree_ari'] = _nanmean(mask_ari(enc, dec))
     for key in ('features', 'encoded'):
@@ -381,11 +411,12 @@ def plot_cycle(out,                         # output dict with 'enc_masks', 'dec
     fig.tight_layout()
     return fig
 
-# %% ../nbs/09a_vicious_cycle.ipynb #302da35c
+# %% ../nbs/09a_vicious_cycle.ipynb #f74620f6
 CYCLE_PANELS = {            # measurement key -> panel title
     'diag_enc_isolated': 'encoder masks: isolated patches', 'diag_dec_isolated': 'decoder masks: isolated patches',
     'diag_enc_contrast': 'encoder masks: boundary contrast', 'diag_dec_contrast': 'decoder masks: boundary contrast',
     'diag_agree_ari': 'encoder vs decoder masks: ARI', 'diag_grad_hf_ratio': 'HF(dL_rec/dz) / HF(z)',
+    'diag_slot_pos_r2': 'slots: position probe R^2',
     'dec_video_fg_ari': 'decoder masks: video FG-ARI', 'enc_video_fg_ari': 'encoder masks: video FG-ARI',
 }
 

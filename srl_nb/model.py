@@ -21,7 +21,7 @@ ENC_MASKS, PATCH_ATTN, DEC_MASKS = 'enc_masks', 'patch_attn', 'dec_masks'
 RECON, RECON_PROJ, TARGET_PROJ, FEAT_PROJ = 'recon', 'recon_proj', 'target_proj', 'feat_proj'
 OUTPUT_KEYS = (FEATURES, ENCODED, SLOTS, ENC_MASKS, PATCH_ATTN, DEC_MASKS, RECON, RECON_PROJ, TARGET_PROJ, FEAT_PROJ)
 
-# %% ../nbs/06_model.ipynb #ec95da66
+# %% ../nbs/06_model.ipynb #794f2e67
 class SRLModel(nn.Module):
     "SlotContrast video model with SRL's projectors: clips -> dict of `OUTPUT_KEYS`"
     def __init__(self,
@@ -37,7 +37,7 @@ class SRLModel(nn.Module):
         predictor_scale_quirk:bool=True, # reference's sqrt(head_dim) logit multiplication
         decoder_hidden:int=1024, # decoder width
         decoder_layers:int=3,  # decoder hidden layers
-        enc_pos_embed:str='none', # 'none' (reference) | 'soft'
+        enc_pos_embed:str='none', # 'none' (reference) | 'soft' (after the encoder MLP) | 'soft_input' (before it)
         dec_pos_embed:str='learned', # 'learned' (reference) | 'fourier'
         alpha_zero_init:bool=False, # zero-initialised alpha-logit row (documented option)
     ):
@@ -45,12 +45,15 @@ class SRLModel(nn.Module):
         if backbone is not None and (backbone.feat_dim, backbone.grid) != (feat_dim, grid):
             raise ValueError(f"backbone {backbone.name!r} gives C={backbone.feat_dim} on a {backbone.grid}x{backbone.grid} grid, "
                              f"model expects C={feat_dim} on a {grid}x{grid} grid (model.feat_dim / data.resolution)")
-        if enc_pos_embed not in ('none', 'soft'): raise ValueError(f"enc_pos_embed must be 'none' or 'soft', found {enc_pos_embed!r}")
+        if enc_pos_embed not in ('none', 'soft', 'soft_input'):
+            raise ValueError(f"enc_pos_embed must be 'none', 'soft' or 'soft_input', found {enc_pos_embed!r}")
         self.feat_dim, self.grid, self.n_patches = feat_dim, grid, grid * grid
         self.n_slots, self.slot_dim = n_slots, slot_dim
         self.backbone = backbone
         self.encoder = encoder_mlp(feat_dim, slot_dim)
-        self.enc_pos = SoftPositionEmbed(slot_dim, grid) if enc_pos_embed == 'soft' else None
+        self.enc_pos_embed = enc_pos_embed
+        self.enc_pos = (None if enc_pos_embed == 'none' else
+                        SoftPositionEmbed(feat_dim if enc_pos_embed == 'soft_input' else slot_dim, grid))
         self.scan = SlotScan(slot_dim, n_slots, slot_dim, n_iters_first, n_iters, predictor_heads,
                              predictor_ffn_factor, predictor_scale_quirk)
         self.decoder = MLPDecoder(slot_dim, feat_dim, grid, decoder_hidden, decoder_layers, dec_pos_embed, alpha_zero_init)
@@ -90,8 +93,10 @@ class SRLModel(nn.Module):
             features = self.backbone(video)  # (B, T, N, C), no grad
         self._check_features(features)
         feats = features.detach()
-        z = self.encoder(feats)                         # (B, T, N, D)
-        if self.enc_pos is not None: z = self.enc_pos(z)
+        if self.enc_pos_embed == 'soft_input': z = self.encoder(self.enc_pos(feats))   # (B, T, N, D)
+        else:
+            z = self.encoder(feats)                     # (B, T, N, D)
+            if self.enc_pos is not None: z = self.enc_pos(z)
         g = self.scan(z)                                # slots (B,T,S,D), masks / patch_attn (B,T,S,N)
         d = self.decoder(g['slots'])                    # recon (B,T,N,C), masks (B,T,S,N)
         return {FEATURES: feats, ENCODED: z, SLOTS: g['slots'], ENC_MASKS: g['masks'], PATCH_ATTN: g['patch_attn'],

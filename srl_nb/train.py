@@ -279,7 +279,7 @@ def make_val_batches(cfg:Config, d:Dist=Dist(), backbone=None, device='cpu', spl
                'segmentations': torch.stack([D.resize_ids(src.ids(v), cfg.data.resolution) for v in vs]),
                'video_idx': torch.tensor(vs)}
 
-# %% ../nbs/09_trainer.ipynb #f7777911
+# %% ../nbs/09_trainer.ipynb #8888929c
 from . import metrics as M
 
 @torch.no_grad()
@@ -326,7 +326,7 @@ def _inputs(batch:dict, device)->dict:
 
 from . import diagnosis as DG
 DIAG_KEYS = ([f'{w}_{k}' for w in ('enc', 'dec') for k in ('isolated', 'hf', 'boundary', 'interior', 'contrast', 'bf')]
-             + ['agree_argmax', 'agree_ari', 'features_hf', 'encoded_hf', 'grad_hf', 'grad_hf_ratio'])
+             + ['slot_pos_r2', 'agree_argmax', 'agree_ari', 'features_hf', 'encoded_hf', 'grad_hf', 'grad_hf_ratio'])
 
 def _grad_spectrum(model, b:dict, cfg:Config, device)->dict:
     "HF fraction of dL_rec/d encoded and of encoded itself, on the first clip of the first video of batch `b`"

@@ -142,6 +142,13 @@ def test_every_preset_builds_and_config_flags():
     assert m.scan.predictor.scale_quirk is False
     assert [l.out_features for l in m.decoder.mlp.layers if isinstance(l, torch.nn.Linear)] == [32, 32, 385]
     assert m.enc_pos is not None and m.decoder.pos.kind == 'fourier'
+    si = SRLModel.from_config(get_preset('synthetic', enc_pos_embed='soft_input', resolution=28), with_backbone=False)
+    assert si.enc_pos.proj.out_features == 384                     # added to the backbone features, before the encoder
+    f = torch.randn(2, 3, 4, 384)
+    torch.manual_seed(0); out = si(features=f)
+    torch.testing.assert_close(out['encoded'], si.encoder(f + si.enc_pos.proj(si.enc_pos.coords)))
+    with pytest.raises(ValueError, match="'none', 'soft' or 'soft_input'"):
+        SRLModel(384, 2, 3, 8, enc_pos_embed='sine')
     ref = SRLModel.from_config(get_preset('movi_c'), with_backbone=False)
     assert ref.enc_pos is None and ref.decoder.pos.table.shape == (1, 1, 576, 64)
     assert ref.scan.predictor.scale_quirk is True
