@@ -411,7 +411,7 @@ def plot_cycle(out,                         # output dict with 'enc_masks', 'dec
     fig.tight_layout()
     return fig
 
-# %% ../nbs/09a_vicious_cycle.ipynb #f74620f6
+# %% ../nbs/09a_vicious_cycle.ipynb #3176ed16
 CYCLE_PANELS = {            # measurement key -> panel title
     'diag_enc_isolated': 'encoder masks: isolated patches', 'diag_dec_isolated': 'decoder masks: isolated patches',
     'diag_enc_contrast': 'encoder masks: boundary contrast', 'diag_dec_contrast': 'decoder masks: boundary contrast',
@@ -421,7 +421,7 @@ CYCLE_PANELS = {            # measurement key -> panel title
 }
 
 def cycle_curves(runs:dict,   # {(method, seed): path of a run's log.jsonl}
-                ) -> 'pd.DataFrame': # columns method, seed, step and every validation key
+                ):           # -> DataFrame: columns method, seed, step and every validation key
     "One row per run and validation record, from the runs' `log.jsonl` files."
     import json, pandas as pd
     from pathlib import Path
@@ -435,7 +435,7 @@ def cycle_curves(runs:dict,   # {(method, seed): path of a run's log.jsonl}
     if not rows: raise ValueError(f"cycle_curves: the {len(runs)} logs hold no validation records")
     return pd.DataFrame(rows)
 
-def plot_cycle_curves(curves:'pd.DataFrame',   # from `cycle_curves`: method, seed, step, measurement columns
+def plot_cycle_curves(curves,                  # DataFrame from `cycle_curves`: method, seed, step, measurement columns
                       keys=tuple(CYCLE_PANELS), # measurement columns to draw, one panel each
                       floor:Optional[dict]=None, # {key: value} horizontal reference lines (e.g. the k-means floor)
                       ncols:int=4, dpi:int=72):
