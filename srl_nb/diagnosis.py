@@ -371,7 +371,7 @@ def diagnose(out:dict,                      # model output with 'enc_masks', 'de
             res['grad_hf_ratio'] = res['grad_hf'] / res['encoded_hf'] if res['encoded_hf'] > 0 else float('nan')
     return res
 
-# %% ../nbs/09a_vicious_cycle.ipynb #a932d6d9
+# %% ../nbs/09a_vicious_cycle.ipynb #7d112363
 def plot_cycle(out,                         # output dict with 'enc_masks', 'dec_masks' (B,T,S,N), or a pair (enc, dec)
                grid_hw:tuple,               # (h, w)
                frames:Optional[Tensor]=None,   # (B,T,3,H,W) video, any normalisation
@@ -401,23 +401,25 @@ def plot_cycle(out,                         # output dict with 'enc_masks', 'dec
         panels.append(('ground truth', colour(gt, torch.ones(gt.shape))))
     for pre, key in (('enc', 'enc_masks'), ('dec', 'dec_masks')):
         m = masks_to_grid(one[key].detach().float().cpu(), grid_hw)[0, 0]      # (S,h,w)
-        title = f"{'encoder' if pre == 'enc' else 'decoder'}\niso {d[pre + '_isolated']:.3f}  HF {d[pre + '_hf']:.2f}"
-        if ids1 is not None: title += f"\ncontrast {d[pre + '_contrast']:.2f}  BF {d[pre + '_bf']:.2f}"
-        panels.append((title, colour(m.argmax(0), m.max(0).values)))
-    fig, axs = plt.subplots(1, len(panels), figsize=(size * len(panels), size * 1.15), dpi=dpi, squeeze=False)
-    for ax, (title, im) in zip(axs[0], panels):
-        ax.imshow(im, interpolation='nearest', extent=(0, 1, 1, 0)); ax.set_title(title, fontsize=8); ax.axis('off')
+        head = f"{'encoder' if pre == 'enc' else 'decoder'}\niso {d[pre + '_isolated']:.3f}  HF {d[pre + '_hf']:.2f}"
+        if ids1 is not None: head += f"\ncontrast {d[pre + '_contrast']:.2f}  BF {d[pre + '_bf']:.2f}"
+        panels.append((head, colour(m.argmax(0), m.max(0).values)))
+    fig, axs = plt.subplots(1, len(panels), figsize=(size * len(panels), size * 1.4), dpi=dpi, squeeze=False)
+    for ax, (head, im) in zip(axs[0], panels):
+        ax.imshow(im, interpolation='nearest', extent=(0, 1, 1, 0)); ax.set_title(head, fontsize=8); ax.axis('off')
     fig.suptitle(f"{title + ': ' if title else ''}agreement {d['agree_argmax']:.2f}, ARI {d['agree_ari']:.2f}", fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.93))                 # room for the title above the three-line panel titles
     return fig
 
-# %% ../nbs/09a_vicious_cycle.ipynb #3176ed16
+# %% ../nbs/09a_vicious_cycle.ipynb #6583c2f4
 CYCLE_PANELS = {            # measurement key -> panel title
     'diag_enc_isolated': 'encoder masks: isolated patches', 'diag_dec_isolated': 'decoder masks: isolated patches',
     'diag_enc_contrast': 'encoder masks: boundary contrast', 'diag_dec_contrast': 'decoder masks: boundary contrast',
+    'diag_enc_bf': 'encoder masks: boundary F-score', 'diag_dec_bf': 'decoder masks: boundary F-score',
     'diag_agree_ari': 'encoder vs decoder masks: ARI', 'diag_grad_hf_ratio': 'HF(dL_rec/dz) / HF(z)',
     'diag_slot_pos_r2': 'slots: position probe R^2',
     'dec_video_fg_ari': 'decoder masks: video FG-ARI', 'enc_video_fg_ari': 'encoder masks: video FG-ARI',
+    'dec_image_fg_ari': 'decoder masks: image FG-ARI', 'enc_image_fg_ari': 'encoder masks: image FG-ARI',
 }
 
 def cycle_curves(runs:dict,   # {(method, seed): path of a run's log.jsonl}

@@ -141,7 +141,7 @@ def test_papermill_study_notebook(data_dir, tmp_path):
                   max_steps=2, results_csv=str(tmp_path / 'results.csv'),
                   overrides=dict(resolution=56, n_slots=3, slot_dim=16, decoder_hidden=32, batch_size=2, val_batch_size=2,
                                  reg_rounds=1, denoise_topk=2, warmup_steps=1, reg_end=1, deblur_start=1, denoise_start=1,
-                                 val_every=2, ckpt_every=2, log_every=1, use_feature_cache=False))
+                                 val_every=2, ckpt_every=2, log_every=1))     # the preset's feature cache, built by the notebook
     run = lambda: pm.execute_notebook(str(ROOT / 'nbs' / '12_study.ipynb'), str(tmp_path / 'out.ipynb'), parameters=params,
                                       cwd=str(ROOT / 'nbs'), kernel_name='python3', progress_bar=False)
     run()
