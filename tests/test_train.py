@@ -162,6 +162,22 @@ def test_papermill_study_notebook(data_dir, tmp_path):
     assert (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime == stamp
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'results.csv').drop(columns='train_s'), res.drop(columns='train_s'))
 
+def test_papermill_study_notebook_from_pixels(data_dir, tmp_path):
+    "Notebook 12 without a feature cache: the first run prepares the data alone, the other seeds follow"
+    pm = pytest.importorskip('papermill')
+    import pandas as pd
+    params = dict(data_dir=str(data_dir), out_root=str(tmp_path / 'study'), seeds=[0, 1], methods=['slotcontrast'],
+                  max_steps=2, results_csv=str(tmp_path / 'results.csv'),
+                  overrides=dict(resolution=56, n_slots=3, slot_dim=16, decoder_hidden=32, batch_size=2, val_batch_size=2,
+                                 warmup_steps=1, val_every=2, ckpt_every=2, log_every=1, use_feature_cache=False))
+    pm.execute_notebook(str(ROOT / 'nbs' / '12_study.ipynb'), str(tmp_path / 'out.ipynb'), parameters=params,
+                        cwd=str(ROOT / 'nbs'), kernel_name='python3', progress_bar=False)
+    res = pd.read_csv(tmp_path / 'results.csv')
+    assert sorted(zip(res['method'], res['seed'])) == [('kmeans', 0), ('kmeans', 1), ('slotcontrast', 0), ('slotcontrast', 1)]
+    for s in (0, 1):
+        cfg = json.loads((tmp_path / 'study' / 'slotcontrast' / f'seed{s}' / 'config.json').read_text())
+        assert cfg['seed'] == s and cfg['data']['use_feature_cache'] is False
+
 def test_papermill_ytvis_notebook_demo(tmp_path):
     "Notebook 11 on its demo defaults: YTVIS-format training, held-out validation and DAVIS transfer, end to end"
     pm = pytest.importorskip('papermill')
