@@ -279,7 +279,7 @@ def make_val_batches(cfg:Config, d:Dist=Dist(), backbone=None, device='cpu', spl
                'segmentations': torch.stack([D.resize_ids(src.ids(v), cfg.data.resolution) for v in vs]),
                'video_idx': torch.tensor(vs)}
 
-# %% ../nbs/09_trainer.ipynb #8888929c
+# %% ../nbs/09_trainer.ipynb #5ca31039
 from . import metrics as M
 
 @torch.no_grad()
@@ -325,8 +325,7 @@ def _inputs(batch:dict, device)->dict:
     return dict(video=batch['video'].to(device, non_blocking=True))
 
 from . import diagnosis as DG
-DIAG_KEYS = ([f'{w}_{k}' for w in ('enc', 'dec') for k in ('isolated', 'hf', 'boundary', 'interior', 'contrast', 'bf')]
-             + ['slot_pos_r2', 'agree_argmax', 'agree_ari', 'features_hf', 'encoded_hf', 'grad_hf', 'grad_hf_ratio'])
+DIAG_KEYS = DG.DIAGNOSE_KEYS     # every key `diagnose` can return, logged with a 'diag_' prefix
 
 def _grad_spectrum(model, b:dict, cfg:Config, device)->dict:
     "HF fraction of dL_rec/d encoded and of encoded itself, on the first clip of the first video of batch `b`"
@@ -334,9 +333,8 @@ def _grad_spectrum(model, b:dict, cfg:Config, device)->dict:
     with torch.enable_grad():
         out = model(**_inputs(one, device))
         g = DG.recon_grad(out[ENCODED], out[FEATURES], out[RECON])
-    hw = (cfg.grid, cfg.grid)
-    gh, eh = DG.hf_fraction(g.float(), hw).mean().item(), DG.hf_fraction(out[ENCODED].detach().float(), hw).mean().item()
-    return {'grad_hf': gh, 'grad_hf_ratio': gh / eh if eh > 0 else float('nan')}
+    r = DG.diagnose({k: out[k] for k in (ENC_MASKS, DEC_MASKS, ENCODED)}, None, (cfg.grid, cfg.grid), grad=g)
+    return {k: r[k] for k in ('grad_hf', 'grad_hf_ratio')}
 
 # %% ../nbs/09_trainer.ipynb #c1f2f6b6
 from .model import SRLModel
