@@ -67,6 +67,11 @@ def test_feature_cache_path_matches_pixels(data_dir, tmp_path):
         torch.testing.assert_close(f['features'], direct, atol=3e-3, rtol=3e-3)   # fp16 storage
     res = train(cfg, tmp_path / 'cached', progress=False)
     assert res['step'] == cfg.schedule.max_steps and res['last_val']['n_videos'] == 2
+    # retraining from scratch with the same seed reproduces the run: same weights, same log (timings aside)
+    train(cfg, tmp_path / 'again', progress=False)
+    a, b = _weights(tmp_path / 'cached' / 'final.ckpt'), _weights(tmp_path / 'again' / 'final.ckpt')
+    for k in a: assert torch.equal(a[k], b[k]), k
+    assert _strip(read_log(tmp_path / 'cached' / 'log.jsonl')) == _strip(read_log(tmp_path / 'again' / 'log.jsonl'))
 
 def test_stream_position_and_ranks(data_dir):
     "Ranks read disjoint clips whose union is one global batch; a restored position continues the sequence"
