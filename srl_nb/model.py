@@ -21,7 +21,7 @@ ENC_MASKS, PATCH_ATTN, DEC_MASKS = 'enc_masks', 'patch_attn', 'dec_masks'
 RECON, RECON_PROJ, TARGET_PROJ, FEAT_PROJ = 'recon', 'recon_proj', 'target_proj', 'feat_proj'
 OUTPUT_KEYS = (FEATURES, ENCODED, SLOTS, ENC_MASKS, PATCH_ATTN, DEC_MASKS, RECON, RECON_PROJ, TARGET_PROJ, FEAT_PROJ)
 
-# %% ../nbs/06_model.ipynb #794f2e67
+# %% ../nbs/06_model.ipynb #8b69a79e
 class SRLModel(nn.Module):
     "SlotContrast video model with SRL's projectors: clips -> dict of `OUTPUT_KEYS`"
     def __init__(self,
@@ -38,7 +38,7 @@ class SRLModel(nn.Module):
         decoder_hidden:int=1024, # decoder width
         decoder_layers:int=3,  # decoder hidden layers
         enc_pos_embed:str='none', # 'none' (reference) | 'soft' (after the encoder MLP) | 'soft_input' (before it)
-        dec_pos_embed:str='learned', # 'learned' (reference) | 'fourier'
+        dec_pos_embed:str='learned', # 'learned' (reference) | 'fourier' | 'relative' (to each slot's attention centroid)
         alpha_zero_init:bool=False, # zero-initialised alpha-logit row (documented option)
     ):
         super().__init__()
@@ -98,7 +98,8 @@ class SRLModel(nn.Module):
             z = self.encoder(feats)                     # (B, T, N, D)
             if self.enc_pos is not None: z = self.enc_pos(z)
         g = self.scan(z)                                # slots (B,T,S,D), masks / patch_attn (B,T,S,N)
-        d = self.decoder(g['slots'])                    # recon (B,T,N,C), masks (B,T,S,N)
+        d = self.decoder(g['slots'], g['masks'])        # recon (B,T,N,C), masks (B,T,S,N); the attention masks
+                                                        # are used by dec_pos_embed='relative' only
         return {FEATURES: feats, ENCODED: z, SLOTS: g['slots'], ENC_MASKS: g['masks'], PATCH_ATTN: g['patch_attn'],
                 DEC_MASKS: d['masks'], RECON: d['recon'], RECON_PROJ: self.proj1(d['recon']),
                 TARGET_PROJ: self.proj1(feats), FEAT_PROJ: self.proj2(z)}
