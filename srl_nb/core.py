@@ -14,7 +14,7 @@ import torch
 __all__ = ['PRESETS', 'DataConfig', 'ModelConfig', 'LossConfig', 'ScheduleConfig', 'OptimConfig', 'Config', 'apply_overrides',
            'get_preset', 'presets_table', 'seed_everything']
 
-# %% ../nbs/00_core.ipynb #88d66a92
+# %% ../nbs/00_core.ipynb #d52794e7
 @dataclass
 class DataConfig:
     "Which videos, at which resolution, in which batches"
@@ -52,7 +52,7 @@ class ModelConfig:
     decoder_hidden:int = 1024           # width of the MLP decoder's hidden layers
     decoder_layers:int = 3              # hidden layers of the MLP decoder
     enc_pos_embed:str = 'none'          # 'none' (reference) | 'soft' (grid position added to the encoder output) | 'soft_input' (to its input)
-    dec_pos_embed:str = 'learned'       # 'learned' (reference table) | 'fourier' (smooth, from (x, y))
+    dec_pos_embed:str = 'learned'       # 'learned' (reference table) | 'fourier' (smooth, from (x, y)) | 'relative' (to each slot's attention centroid)
     alpha_zero_init:bool = False        # start the decoder's alpha-logit row at zero (all slots equal at first)
 
 @dataclass
@@ -100,11 +100,23 @@ class OptimConfig:
     grad_clip:float = 0.05              # max global gradient norm
     amp:str = 'fp16'                    # 'fp16' | 'bf16' | 'fp32' (mixed precision on CUDA; CPU runs fp32)
 
-# %% ../nbs/00_core.ipynb #c3695aea
+# %% ../nbs/00_core.ipynb #5c133f22
 _CHOICES = dict(dataset=('movi_c', 'movi_e', 'synthetic', 'ytvis2021'), train_aug=('resize', 'short_side_crop'),
-                enc_pos_embed=('none', 'soft', 'soft_input'), dec_pos_embed=('learned', 'fourier'),
+                enc_pos_embed=('none', 'soft', 'soft_input'), dec_pos_embed=('learned', 'fourier', 'relative'),
                 slot_contrast=('srl', 'slotcontrast'), amp=('fp16', 'bf16', 'fp32'))
 _SECTIONS = dict(data=DataConfig, model=ModelConfig, loss=LossConfig, schedule=ScheduleConfig, optim=OptimConfig)
+
+_TYPES = dict(bool=lambda v: isinstance(v, bool), int=lambda v: isinstance(v, int) and not isinstance(v, bool),
+              float=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), str=lambda v: isinstance(v, str),
+              None_=lambda v: v is None)
+
+def _check_type(sec:str, name:str, v, typ:str):
+    "Raise `TypeError` unless `v` fits the field's declared type ('bool', 'int', 'float', 'str', or 'x|None')"
+    kinds = [t.strip().replace('None', 'None_') for t in str(typ).split('|')]
+    if not any(_TYPES[k](v) for k in kinds):
+        where = f"{sec}.{name}" if sec else name
+        hint = " (write booleans as true/false, not in quotes)" if 'bool' in kinds and isinstance(v, str) else ''
+        raise TypeError(f"{where}={v!r} has type {type(v).__name__}; expected {typ}{hint}")
 
 @dataclass
 class Config:
@@ -121,10 +133,12 @@ class Config:
 
     def validate(self):
         "Raise `ValueError` naming the field, the value found and what is allowed"
+        for k in ('name', 'seed'): _check_type('', k, getattr(self, k), {'name': 'str', 'seed': 'int'}[k])
         for sec in _SECTIONS:
             s = getattr(self, sec)
             for f in fields(s):
                 v = getattr(s, f.name)
+                _check_type(sec, f.name, v, f.type)
                 if f.name in _CHOICES and v not in _CHOICES[f.name]:
                     raise ValueError(f"{sec}.{f.name}={v!r} is not one of {_CHOICES[f.name]}")
         d, m, l, sc, o = self.data, self.model, self.loss, self.schedule, self.optim
@@ -184,7 +198,7 @@ def _check_keys(d:dict, valid:set, where:str):
         hint = ''.join(f"; did you mean {v[0]!r} for {k!r}?" for k, v in hints.items() if v)
         raise KeyError(f"unknown {where} key(s) {bad}{hint} Valid: {sorted(valid)}")
 
-# %% ../nbs/00_core.ipynb #49adf98a
+# %% ../nbs/00_core.ipynb #1ab65181
 def _movi_c()->Config: return Config()
 
 def _movi_e()->Config:
@@ -211,16 +225,16 @@ def _ytvis2021()->Config:
 def _synthetic()->Config:
     c = Config(name='synthetic')
     c.data.dataset, c.data.synthetic_config, c.data.resolution = 'synthetic', 'easy', 112
-    c.data.batch_size, c.data.n_devices, c.data.val_batch_size, c.data.num_workers = 8, 1, 8, 0
+    c.data.batch_size, c.data.n_devices, c.data.val_batch_size, c.data.num_workers = 4, 1, 8, 0
     c.data.max_train_videos, c.data.max_val_videos, c.data.use_feature_cache = None, None, True
     c.model.backbone, c.model.pretrained, c.model.alpha_zero_init = 'random_patch14', False, True
-    c.model.n_slots, c.model.slot_dim, c.model.decoder_hidden = 5, 64, 256
-    c.model.enc_pos_embed, c.model.dec_pos_embed = 'soft', 'fourier'
+    c.model.n_slots, c.model.slot_dim, c.model.decoder_hidden = 5, 64, 128
+    c.model.enc_pos_embed, c.model.dec_pos_embed = 'soft_input', 'relative'
     c.loss.reg_rounds, c.loss.denoise_topk = 2, 8
-    c.schedule.max_steps, c.schedule.reg_start, c.schedule.reg_end = 1_500, 0, 150
-    c.schedule.deblur_start = c.schedule.denoise_start = 300
-    c.schedule.val_every, c.schedule.ckpt_every, c.schedule.log_every = 500, 250, 10
-    c.optim.lr, c.optim.warmup_steps, c.optim.grad_clip, c.optim.amp = 4e-4, 100, 1.0, 'fp32'
+    c.schedule.max_steps, c.schedule.reg_start, c.schedule.reg_end = 12_000, 0, 1_200
+    c.schedule.deblur_start = c.schedule.denoise_start = 2_400
+    c.schedule.val_every, c.schedule.ckpt_every, c.schedule.log_every = 1_000, 1_000, 50
+    c.optim.lr, c.optim.warmup_steps, c.optim.grad_clip, c.optim.amp = 1e-3, 100, 1.0, 'fp32'
     return c.validate()
 
 PRESETS = dict(movi_c=_movi_c, movi_e=_movi_e, ytvis2021=_ytvis2021, synthetic=_synthetic)

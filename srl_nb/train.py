@@ -585,13 +585,16 @@ def results_table(last_val:dict, floor:dict|None=None)->'pd.DataFrame':
         if floor is not None: rows[k]['k-means floor'] = floor.get(f'kmeans_{k}')
     return pd.DataFrame(rows).T
 
-# %% ../nbs/09_trainer.ipynb #8a09c6b0
+# %% ../nbs/09_trainer.ipynb #7ff51eed
+_WORDS = {'true': True, 'false': False, 'none': None, 'null': None}
+
 def parse_overrides(pairs:list)->dict:
-    "['n_slots=7', 'amp=bf16', 'use_reg=false'] -> {'n_slots': 7, 'amp': 'bf16', 'use_reg': False}"
+    "['n_slots=7', 'amp=bf16', 'use_reg=False'] -> {'n_slots': 7, 'amp': 'bf16', 'use_reg': False}: JSON values, true/false/none in any case"
     out = {}
     for p in pairs:
         if '=' not in p: raise ValueError(f"override {p!r} is not of the form key=value")
         k, v = p.split('=', 1)
+        if v.lower() in _WORDS: out[k] = _WORDS[v.lower()]; continue
         try: out[k] = json.loads(v)
         except json.JSONDecodeError: out[k] = v
     return out
