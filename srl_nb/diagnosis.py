@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['DIAGNOSE_KEYS', 'CYCLE_PANELS', 'masks_to_grid', 'ids_to_masks', 'blur_masks', 'ids_to_grid', 'isolated_share',
            'hf_fraction', 'mask_hf_fraction', 'boundary_sharpness', 'boundary_fscore', 'radial_spectrum', 'recon_grad',
-           'argmax_agreement', 'mask_ari', 'slot_position_r2', 'diagnose', 'plot_cycle', 'cycle_curves',
-           'plot_cycle_curves']
+           'argmax_agreement', 'mask_ari', 'slot_position_r2', 'oracle_slots', 'placement_probe', 'diagnose',
+           'plot_cycle', 'cycle_curves', 'plot_cycle_curves']
 
 # %% ../nbs/09a_vicious_cycle.ipynb #5d68fbfb
 from typing import Callable, Optional
@@ -330,6 +330,53 @@ def slot_position_r2(slots:Tensor,   # (B,T,S,D) slot vectors
     coef = torch.linalg.solve(fa.T @ fa + ridge * torch.eye(D, dtype=fa.dtype, device=fa.device), fa.T @ (ya - ym))
     sse, sst = ((fb @ coef + ym - yb) ** 2).sum(0), ((yb - yb.mean(0)) ** 2).sum(0)
     return float((1 - sse / sst.clamp_min(1e-12)).mean())
+
+# %% ../nbs/09a_vicious_cycle.ipynb #4108963d
+def oracle_slots(features:Tensor, # (M,N,C) per-patch features of M frames
+                 ids:Tensor,      # (M,N) long ground-truth ids on the patch grid, 0 = background
+                 n_slots:int,     # S; ids >= S-1 share the last slot
+                 grid_hw:tuple,   # (h, w) patch grid
+                ) -> tuple:       # (slots (M,S,C+4): mean feature, centroid x, y, area share, present; masks (M,S,N))
+    "Slots built from the ground truth: each segment's mean feature, centroid, area share and presence, with its one-hot mask."
+    h, w = _check_grid(grid_hw)
+    if features.ndim != 3 or features.shape[1] != h * w:
+        raise ValueError(f"features: expected (M,N,C) with N = {h}*{w}, got {tuple(features.shape)}")
+    if ids.dtype != torch.long or tuple(ids.shape) != tuple(features.shape[:2]):
+        raise ValueError(f"ids: expected a long tensor {tuple(features.shape[:2])} (M,N), got {ids.dtype} {tuple(ids.shape)}")
+    N = h * w
+    masks = F.one_hot(ids.clamp(max=n_slots - 1), n_slots).to(features.dtype).transpose(1, 2)   # (M,S,N)
+    cnt = masks.sum(-1, keepdim=True)                                                            # (M,S,1)
+    ys, xs = torch.meshgrid((torch.arange(h, dtype=features.dtype) + 0.5) / h, (torch.arange(w, dtype=features.dtype) + 0.5) / w, indexing='ij')
+    xy = torch.stack([xs.flatten(), ys.flatten()], -1).to(features.device)                      # (N,2)
+    slots = torch.cat([masks @ features / cnt.clamp_min(1), masks @ xy / cnt.clamp_min(1), cnt / N, (cnt > 0).to(features.dtype)], -1)
+    return slots, masks
+
+def placement_probe(train:tuple,      # (features (M,N,C), ids (M,N)) frames to train the decoder on
+                    test:tuple,       # (features, ids) held-out frames to score
+                    grid:int,         # patches per side (square grids)
+                    pos_embed:str,    # the decoder's position embedding: 'learned' | 'fourier' | 'relative'
+                    n_slots:int=5, slot_dim:int=64, hidden:int=128, # decoder size (the synthetic preset's)
+                    steps:int=300, batch:int=16, lr:float=1e-3, seed:int=0,
+                   ) -> dict:         # {'mse', 'frame_var', 'fg_ari'} on the held-out frames
+    "Train a fresh MLP decoder on ground-truth slots and score how well it places them."
+    from srl_nb.decoder import MLPDecoder
+    from srl_nb.slots import MLP
+    (ftr, itr), (fte, ite) = train, test
+    xtr, mtr = oracle_slots(ftr, itr, n_slots, (grid, grid))
+    xte, mte = oracle_slots(fte, ite, n_slots, (grid, grid))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        emb = MLP(xtr.shape[-1], slot_dim, [128])
+        dec = MLPDecoder(slot_dim, ftr.shape[-1], grid, hidden, 3, pos_embed, alpha_zero_init=True)
+        opt = torch.optim.Adam([*emb.parameters(), *dec.parameters()], lr=lr)
+        for _ in range(steps):
+            i = torch.randint(0, len(ftr), (batch,))
+            loss = F.mse_loss(dec(emb(xtr[i]), mtr[i])['recon'], ftr[i])
+            opt.zero_grad(); loss.backward(); opt.step()
+    with torch.no_grad(): out = dec(emb(xte), mte)
+    pred, true = out['masks'].argmax(-2).reshape(-1, 1, grid, grid), ite.reshape(-1, 1, grid, grid)
+    return dict(mse=F.mse_loss(out['recon'], fte).item(), frame_var=(fte - fte.mean(1, keepdim=True)).pow(2).mean().item(),
+                fg_ari=ari_from_table(contingency(pred, true, per_frame=True)[:, 1:], 1.0).mean().item())
 
 # %% ../nbs/09a_vicious_cycle.ipynb #bd4d4bc2
 def _nanmean(x:Tensor) -> float:
