@@ -136,7 +136,7 @@ def test_papermill_run_notebook(data_dir, tmp_path):
     assert (cfg['seed'], cfg['schedule']['max_steps'], cfg['loss']['use_deblur'], cfg['model']['n_slots']) == (7, 3, False, 3)
     assert [r['step'] for r in read_log(out / 'log.jsonl') if 'split' not in r] == [0, 1, 2]
     m = json.loads((out / 'metrics_validation.json').read_text())
-    assert 0 <= m['dec_video_fg_ari'] <= 1 and (out / 'masks_validation.png').stat().st_size > 0
+    assert -1 <= m['dec_video_fg_ari'] <= 1 and (out / 'masks_validation.png').stat().st_size > 0   # an ARI: chance is 0, below is possible
 
 def test_papermill_study_notebook(data_dir, tmp_path):
     "Notebook 12 through papermill with two tiny configurations: table written, finished runs are reused"
