@@ -13,7 +13,7 @@ from .slots import MLP, grid_coords
 # %% auto #0
 __all__ = ['fourier_features', 'slot_centroids', 'DecoderPosEmbed', 'MLPDecoder']
 
-# %% ../nbs/05_decoder.ipynb #a4d8a2bc
+# %% ../nbs/05_decoder.ipynb #1d18933e
 def fourier_features(xy:Tensor, # (..., 2) coordinates in [0, 1]
                      octaves:int=4, # frequencies 2^0 ... 2^(octaves-1) (times pi)
                     )->Tensor: # (..., 2 + 4 * octaves)
@@ -24,12 +24,13 @@ def fourier_features(xy:Tensor, # (..., 2) coordinates in [0, 1]
 
 def slot_centroids(masks:Tensor, # (..., S, N) non-negative masks over an h x w grid of patches
                    grid:int,     # patches per side (N = grid**2)
+                   xy:Tensor|None=None, # (N, 2) the grid's `grid_coords`, when the caller holds them already
                   )->Tensor:     # (..., S, 2) (x, y) centroid of each mask, patch centres in [0, 1]
     "Centroid of each slot's mask (normalised over patches) in the coordinates of `grid_coords`"
     if masks.shape[-1] != grid * grid:
         raise ValueError(f"masks must be (..., S, {grid * grid}) for a {grid}x{grid} grid, found {tuple(masks.shape)}")
     w = masks / masks.sum(-1, keepdim=True).clamp_min(1e-6)
-    return w @ grid_coords(grid).to(masks)
+    return w @ (grid_coords(grid) if xy is None else xy).to(masks)
 
 class DecoderPosEmbed(nn.Module):
     "Position embedding added to the broadcast slots: a learned table, or a Linear of Fourier features (absolute or slot-relative)"
@@ -45,6 +46,7 @@ class DecoderPosEmbed(nn.Module):
             self.table = nn.Parameter(torch.randn(1, 1, N, dim) * dim ** -0.5)
         elif kind in ('fourier', 'relative'):
             self.register_buffer('xy', grid_coords(grid), persistent=False)  # (N, 2)
+            self.register_buffer('ff', fourier_features(self.xy, octaves), persistent=False)  # (N, 2+4K), absolute
             self.proj = nn.Linear(2 + 4 * octaves, dim)
         else: raise ValueError(f"dec_pos_embed must be 'learned', 'fourier' or 'relative', found {kind!r}")
 
@@ -52,14 +54,14 @@ class DecoderPosEmbed(nn.Module):
         centroids:Tensor|None=None, # (..., S, 2) slot centroids, needed by 'relative' only
     )->Tensor: # (1, 1, N, D), or (..., S, N, D) for 'relative'
         if self.kind == 'learned': return self.table
-        if self.kind == 'fourier': return self.proj(fourier_features(self.xy, self.octaves))[None, None]
+        if self.kind == 'fourier': return self.proj(self.ff)[None, None]
         if centroids is None or centroids.shape[-1] != 2:
             raise ValueError("dec_pos_embed='relative' needs slot centroids (..., S, 2), found "
                              + ('None' if centroids is None else str(tuple(centroids.shape))))
         rel = self.xy - centroids.unsqueeze(-2)                             # (..., S, N, 2) in [-1, 1]
         return self.proj(fourier_features(rel * 0.5 + 0.5, self.octaves))
 
-# %% ../nbs/05_decoder.ipynb #dd31a2f7
+# %% ../nbs/05_decoder.ipynb #1e8f92d7
 class MLPDecoder(nn.Module):
     "Slots (..., S, D) -> reconstruction (..., N, C) and alpha masks (..., S, N)"
     def __init__(self,
@@ -86,7 +88,7 @@ class MLPDecoder(nn.Module):
             if attn_masks is None or attn_masks.shape != (*slots.shape[:-1], self.n_patches):
                 raise ValueError(f"pos_embed='relative' needs the slot-attention masks {(*slots.shape[:-1], self.n_patches)}, "
                                  f"found {None if attn_masks is None else tuple(attn_masks.shape)}")
-            pos = self.pos(slot_centroids(attn_masks, self.grid))          # (..., S, N, D)
+            pos = self.pos(slot_centroids(attn_masks, self.grid, self.pos.xy))   # (..., S, N, D)
         else: pos = self.pos()[0, 0]                                       # (N, D)
         x = slots.unsqueeze(-2) + pos               # (..., S, N, D): every slot at every position
         y, alpha = self.mlp(x).split([self.feat_dim, 1], dim=-1)  # (..., S, N, C), (..., S, N, 1)

@@ -8,13 +8,15 @@ __all__ = ['DIAGNOSE_KEYS', 'CYCLE_PANELS', 'masks_to_grid', 'ids_to_masks', 'bl
            'argmax_agreement', 'mask_ari', 'slot_position_r2', 'oracle_slots', 'placement_probe', 'diagnose',
            'plot_cycle', 'cycle_curves', 'plot_cycle_curves']
 
-# %% ../nbs/09a_vicious_cycle.ipynb #5d68fbfb
+# %% ../nbs/09a_vicious_cycle.ipynb #62653748
 from typing import Callable, Optional
 import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from .metrics import contingency, ari_from_table
+from .decoder import MLPDecoder
+from .slots import MLP
 
 # %% ../nbs/09a_vicious_cycle.ipynb #d1266e44
 def _check_grid(grid_hw) -> tuple:
@@ -303,7 +305,12 @@ def mask_ari(masks_a:Tensor, # (B,T,S,N) soft masks
     a, b = (m.argmax(2).reshape(B, T, 1, N) for m in (masks_a, masks_b))  # argmax maps as (B,T,1,N) id images
     return ari_from_table(contingency(b, a, per_frame=True)).reshape(B, T)
 
-# %% ../nbs/09a_vicious_cycle.ipynb #177c17cc
+# %% ../nbs/09a_vicious_cycle.ipynb #cefc199f
+def _patch_centres(h:int, w:int, dtype, device) -> Tensor:
+    "(N,2) (x, y) centres of an h x w patch grid in [0, 1], row-major (`slots.grid_coords` for any h, w)"
+    ys, xs = torch.meshgrid((torch.arange(h, dtype=dtype) + 0.5) / h, (torch.arange(w, dtype=dtype) + 0.5) / w, indexing='ij')
+    return torch.stack([xs.flatten(), ys.flatten()], -1).to(device)
+
 def slot_position_r2(slots:Tensor,   # (B,T,S,D) slot vectors
                      masks:Tensor,   # (B,T,S,N) soft masks, e.g. the slot attention ('enc_masks')
                      grid_hw:tuple,  # (h, w) patch grid
@@ -315,8 +322,7 @@ def slot_position_r2(slots:Tensor,   # (B,T,S,D) slot vectors
     if slots.ndim != 4 or tuple(slots.shape[:3]) != (B, T, S):
         raise ValueError(f"slots: expected (B,T,S,D) = ({B},{T},{S},D) like masks, got {tuple(slots.shape)}")
     h, w = _check_grid(grid_hw)
-    ys, xs = torch.meshgrid((torch.arange(h, dtype=torch.float64) + 0.5) / h, (torch.arange(w, dtype=torch.float64) + 0.5) / w, indexing='ij')
-    xy = torch.stack([xs.flatten(), ys.flatten()], -1).to(masks.device)                    # (N,2)
+    xy = _patch_centres(h, w, torch.float64, masks.device)                                   # (N,2)
     m = masks.detach().double().flatten(0, 1)                                                 # (F,S,N), F = B*T frames
     cen = (m / m.sum(-1, keepdim=True).clamp_min(1e-12)) @ xy                                 # (F,S,2)
     x = slots.detach().double().flatten(0, 1)                                                 # (F,S,D)
@@ -331,7 +337,7 @@ def slot_position_r2(slots:Tensor,   # (B,T,S,D) slot vectors
     sse, sst = ((fb @ coef + ym - yb) ** 2).sum(0), ((yb - yb.mean(0)) ** 2).sum(0)
     return float((1 - sse / sst.clamp_min(1e-12)).mean())
 
-# %% ../nbs/09a_vicious_cycle.ipynb #4108963d
+# %% ../nbs/09a_vicious_cycle.ipynb #09ee40d9
 def oracle_slots(features:Tensor, # (M,N,C) per-patch features of M frames
                  ids:Tensor,      # (M,N) long ground-truth ids on the patch grid, 0 = background
                  n_slots:int,     # S; ids >= S-1 share the last slot
@@ -346,8 +352,7 @@ def oracle_slots(features:Tensor, # (M,N,C) per-patch features of M frames
     N = h * w
     masks = F.one_hot(ids.clamp(max=n_slots - 1), n_slots).to(features.dtype).transpose(1, 2)   # (M,S,N)
     cnt = masks.sum(-1, keepdim=True)                                                            # (M,S,1)
-    ys, xs = torch.meshgrid((torch.arange(h, dtype=features.dtype) + 0.5) / h, (torch.arange(w, dtype=features.dtype) + 0.5) / w, indexing='ij')
-    xy = torch.stack([xs.flatten(), ys.flatten()], -1).to(features.device)                      # (N,2)
+    xy = _patch_centres(h, w, features.dtype, features.device)                                  # (N,2)
     slots = torch.cat([masks @ features / cnt.clamp_min(1), masks @ xy / cnt.clamp_min(1), cnt / N, (cnt > 0).to(features.dtype)], -1)
     return slots, masks
 
@@ -359,8 +364,6 @@ def placement_probe(train:tuple,      # (features (M,N,C), ids (M,N)) frames to 
                     steps:int=300, batch:int=16, lr:float=1e-3, seed:int=0,
                    ) -> dict:         # {'mse', 'frame_var', 'fg_ari'} on the held-out frames
     "Train a fresh MLP decoder on ground-truth slots and score how well it places them."
-    from srl_nb.decoder import MLPDecoder
-    from srl_nb.slots import MLP
     (ftr, itr), (fte, ite) = train, test
     xtr, mtr = oracle_slots(ftr, itr, n_slots, (grid, grid))
     xte, mte = oracle_slots(fte, ite, n_slots, (grid, grid))
