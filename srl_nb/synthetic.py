@@ -13,7 +13,7 @@ import numpy as np
 __all__ = ['SHAPES', 'TEXTURES', 'SYNTH_CONFIGS', 'log', 'SynthConfig', 'get_synth_config', 'render_video', 'video_rng',
            'render_videos', 'builder_class', 'synthetic_name', 'synthetic_dir', 'build_synthetic']
 
-# %% ../nbs/01_synthetic.ipynb #b364042c
+# %% ../nbs/01_synthetic.ipynb #5b78e391
 SHAPES = ('circle', 'square', 'triangle', 'ellipse', 'diamond', 'cross')
 TEXTURES = ('flat', 'stripes', 'checks', 'noise')
 
@@ -30,6 +30,7 @@ class SynthConfig:
     texture_probs:tuple|None = None           # probabilities of `textures` (None = uniform)
     lookalike_prob:float = 0.3                # chance an object's colour copies (with jitter) another object's or the background's
     lookalike_jitter:float = 0.06             # colour jitter (0..1 scale) of a look-alike
+    lookalike_bg_prob:float = 0.3             # share of look-alikes that copy the background (the first object's always do; 0 = only other objects)
     background:str = 'textured'               # 'plain' | 'textured'
     bg_speed:float = 0.4                      # background drift in pixels per frame
     radius:tuple = (0.07, 0.16)               # object radius range, fraction of the frame side
@@ -45,6 +46,9 @@ class SynthConfig:
         if bad: raise ValueError(f"unknown shape/texture {bad}; valid shapes {SHAPES}, textures {TEXTURES}")
         if not 1 <= self.min_objects <= self.max_objects <= 254:
             raise ValueError(f"need 1 <= min_objects <= max_objects <= 254, found {self.min_objects}, {self.max_objects}")
+        if not (0 <= self.lookalike_prob <= 1 and 0 <= self.lookalike_bg_prob <= 1):
+            raise ValueError(f"lookalike_prob and lookalike_bg_prob are probabilities in [0, 1], found "
+                             f"{self.lookalike_prob}, {self.lookalike_bg_prob}")
         if self.background not in ('plain', 'textured'):
             raise ValueError(f"background={self.background!r}; expected 'plain' or 'textured'")
         if self.n_frames < 1 or self.size < 16: raise ValueError(f"need n_frames >= 1 and size >= 16, found {self.n_frames}, {self.size}")
@@ -55,6 +59,11 @@ SYNTH_CONFIGS = {
                         textures=('flat',), lookalike_prob=0.0, background='plain', bg_speed=0.0,
                         radius=(0.12, 0.2), speed=(0.5, 2.0), spin=0.03, shading=0.0, distinct_colours=True,
                         n_train=200, n_val=24),
+    # easy, but half of the objects after the first copy an earlier object's colour: colour alone no longer separates them
+    'twins': SynthConfig('twins', min_objects=2, max_objects=4, shapes=('circle', 'square', 'triangle', 'diamond'),
+                         textures=('flat',), lookalike_prob=0.5, lookalike_bg_prob=0.0, background='plain', bg_speed=0.0,
+                         radius=(0.12, 0.2), speed=(0.5, 2.0), spin=0.03, shading=0.0, distinct_colours=True,
+                         n_train=200, n_val=24),
     # 3-6 shapes, some striped, some look-alike colours, mildly textured background
     'medium': SynthConfig('medium', min_objects=3, max_objects=6, textures=('flat', 'stripes', 'checks'),
                           texture_probs=(0.5, 0.3, 0.2), lookalike_prob=0.25, bg_speed=0.2, n_train=500, n_val=100),
@@ -74,7 +83,7 @@ def get_synth_config(name:str, # one of `SYNTH_CONFIGS`
         raise KeyError(f"unknown synthetic config {name!r}; valid configs: {sorted(SYNTH_CONFIGS)}")
     return dataclasses.replace(SYNTH_CONFIGS[name], **overrides)
 
-# %% ../nbs/01_synthetic.ipynb #36e63b56
+# %% ../nbs/01_synthetic.ipynb #3e102cf3
 def _reflect(x:np.ndarray, lo:np.ndarray, hi:np.ndarray)->np.ndarray:
     "Fold `x` back into [lo, hi] (elastic bounces at both ends)"
     L = hi - lo
@@ -165,7 +174,9 @@ def render_video(cfg:SynthConfig, # the generator config
         col = _hsv_to_rgb(rng.uniform(0, 1, K), rng.uniform(0.2, 1.0, K), rng.uniform(0.25, 1.0, K))
     for k in range(K):
         if rng.uniform() < cfg.lookalike_prob:
-            src = bg_col if (k == 0 or rng.uniform() < 0.3) else col[rng.integers(0, k)]
+            to_bg = k == 0 or rng.uniform() < cfg.lookalike_bg_prob
+            if to_bg and cfg.lookalike_bg_prob == 0: continue           # no earlier object to copy
+            src = bg_col if to_bg else col[rng.integers(0, k)]
             col[k] = np.clip(src + rng.normal(0, cfg.lookalike_jitter, 3), 0, 1)
     tex_p = None if cfg.texture_probs is None else np.asarray(cfg.texture_probs) / np.sum(cfg.texture_probs)
     depth = rng.permutation(K)                                            # drawing order: far to near
