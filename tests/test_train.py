@@ -162,6 +162,9 @@ def test_papermill_study_notebook(data_dir, tmp_path):
     base = json.loads((tmp_path / 'study' / 'slotcontrast' / 'seed0' / 'config.json').read_text())['loss']
     assert (srl['use_reg'], srl['use_deblur'], srl['use_denoise']) == (True, True, True)
     assert (base['use_reg'], base['use_deblur'], base['use_denoise']) == (False, False, False)
+    for m in ('slotcontrast', 'srl'):                 # each run's output and wall time are kept in its folder
+        assert '"out_dir"' in (tmp_path / 'study' / m / 'seed0' / 'train.out').read_text()   # the run's summary
+        assert json.loads((tmp_path / 'study' / m / 'seed0' / 'timing.json').read_text())['train_s'] > 0
     stamp = (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime
     run()                                             # re-running reuses finished runs and reproduces the table
     assert (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime == stamp
