@@ -8,13 +8,13 @@ __all__ = ['DIAGNOSE_KEYS', 'CYCLE_PANELS', 'masks_to_grid', 'ids_to_masks', 'bl
            'argmax_agreement', 'mask_ari', 'video_ari_by_window', 'slot_position_r2', 'oracle_slots', 'placement_probe',
            'diagnose', 'plot_cycle', 'cycle_curves', 'plot_cycle_curves']
 
-# %% ../nbs/09a_vicious_cycle.ipynb #5361cdba
+# %% ../nbs/09a_vicious_cycle.ipynb #f4b51aaa
 from typing import Callable, Optional
 import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from .metrics import contingency, ari_from_table, video_fg_ari
+from .metrics import contingency, ari_from_table, video_fg_ari, _check_ids
 from .decoder import MLPDecoder
 from .slots import MLP
 
@@ -305,15 +305,14 @@ def mask_ari(masks_a:Tensor, # (B,T,S,N) soft masks
     a, b = (m.argmax(2).reshape(B, T, 1, N) for m in (masks_a, masks_b))  # argmax maps as (B,T,1,N) id images
     return ari_from_table(contingency(b, a, per_frame=True)).reshape(B, T)
 
-# %% ../nbs/09a_vicious_cycle.ipynb #d037b0a4
+# %% ../nbs/09a_vicious_cycle.ipynb #6945c4ba
 def video_ari_by_window(pred_ids:Tensor, # (B,T,H,W) predicted slot ids
                         true_ids:Tensor, # (B,T,H,W) true object ids, 0 = background
                         window:int,      # frames per window
                        ) -> Tensor:      # (B, ceil(T/window)) float64 video FG-ARI of each window
     "Video FG-ARI over consecutive windows of `window` frames."
     if not isinstance(window, int) or window < 1: raise ValueError(f"window: expected an int >= 1, got {window!r}")
-    if pred_ids.dim() != 4 or pred_ids.shape != true_ids.shape:
-        raise ValueError(f"pred_ids and true_ids: expected one shape (B,T,H,W), got {tuple(pred_ids.shape)} and {tuple(true_ids.shape)}")
+    _check_ids(pred_ids, true_ids)                                     # whole videos, before they are cut
     T = pred_ids.shape[1]
     return torch.stack([video_fg_ari(pred_ids[:, t:t + window], true_ids[:, t:t + window]) for t in range(0, T, window)], 1)
 

@@ -13,7 +13,7 @@ import numpy as np
 __all__ = ['SHAPES', 'TEXTURES', 'SYNTH_CONFIGS', 'log', 'SynthConfig', 'get_synth_config', 'render_video', 'video_rng',
            'render_videos', 'builder_class', 'synthetic_name', 'synthetic_dir', 'build_synthetic']
 
-# %% ../nbs/01_synthetic.ipynb #5b78e391
+# %% ../nbs/01_synthetic.ipynb #2a27a3db
 SHAPES = ('circle', 'square', 'triangle', 'ellipse', 'diamond', 'cross')
 TEXTURES = ('flat', 'stripes', 'checks', 'noise')
 
@@ -53,17 +53,16 @@ class SynthConfig:
             raise ValueError(f"background={self.background!r}; expected 'plain' or 'textured'")
         if self.n_frames < 1 or self.size < 16: raise ValueError(f"need n_frames >= 1 and size >= 16, found {self.n_frames}, {self.size}")
 
+# 2-4 distinct flat-coloured shapes on a plain background: what a compact CPU model can learn in minutes
+_EASY = SynthConfig('easy', min_objects=2, max_objects=4, shapes=('circle', 'square', 'triangle', 'diamond'),
+                    textures=('flat',), lookalike_prob=0.0, background='plain', bg_speed=0.0,
+                    radius=(0.12, 0.2), speed=(0.5, 2.0), spin=0.03, shading=0.0, distinct_colours=True,
+                    n_train=200, n_val=24)
+
 SYNTH_CONFIGS = {
-    # 2-4 distinct flat-coloured shapes on a plain background: what a compact CPU model can learn in minutes
-    'easy': SynthConfig('easy', min_objects=2, max_objects=4, shapes=('circle', 'square', 'triangle', 'diamond'),
-                        textures=('flat',), lookalike_prob=0.0, background='plain', bg_speed=0.0,
-                        radius=(0.12, 0.2), speed=(0.5, 2.0), spin=0.03, shading=0.0, distinct_colours=True,
-                        n_train=200, n_val=24),
+    'easy': _EASY,
     # easy, but half of the objects after the first copy an earlier object's colour: colour alone no longer separates them
-    'twins': SynthConfig('twins', min_objects=2, max_objects=4, shapes=('circle', 'square', 'triangle', 'diamond'),
-                         textures=('flat',), lookalike_prob=0.5, lookalike_bg_prob=0.0, background='plain', bg_speed=0.0,
-                         radius=(0.12, 0.2), speed=(0.5, 2.0), spin=0.03, shading=0.0, distinct_colours=True,
-                         n_train=200, n_val=24),
+    'twins': dataclasses.replace(_EASY, name='twins', lookalike_prob=0.5, lookalike_bg_prob=0.0),
     # 3-6 shapes, some striped, some look-alike colours, mildly textured background
     'medium': SynthConfig('medium', min_objects=3, max_objects=6, textures=('flat', 'stripes', 'checks'),
                           texture_probs=(0.5, 0.3, 0.2), lookalike_prob=0.25, bg_speed=0.2, n_train=500, n_val=100),
