@@ -198,7 +198,7 @@ def _check_keys(d:dict, valid:set, where:str):
         hint = ''.join(f"; did you mean {v[0]!r} for {k!r}?" for k, v in hints.items() if v)
         raise KeyError(f"unknown {where} key(s) {bad}{hint} Valid: {sorted(valid)}")
 
-# %% ../nbs/00_core.ipynb #1ab65181
+# %% ../nbs/00_core.ipynb #fa5a1d94
 def _movi_c()->Config: return Config()
 
 def _movi_e()->Config:
@@ -237,9 +237,15 @@ def _synthetic()->Config:
     c.optim.lr, c.optim.warmup_steps, c.optim.grad_clip, c.optim.amp = 1e-3, 100, 1.0, 'fp32'
     return c.validate()
 
-PRESETS = dict(movi_c=_movi_c, movi_e=_movi_e, ytvis2021=_ytvis2021, synthetic=_synthetic)
+def _synthetic_twins()->Config:
+    c = _synthetic()
+    c.name, c.data.synthetic_config, c.data.clip_frames, c.data.batch_size = 'synthetic_twins', 'twins', 8, 2
+    c.schedule.max_steps = 6_000
+    return c.validate()
 
-# %% ../nbs/00_core.ipynb #154abaa8
+PRESETS = dict(movi_c=_movi_c, movi_e=_movi_e, ytvis2021=_ytvis2021, synthetic=_synthetic, synthetic_twins=_synthetic_twins)
+
+# %% ../nbs/00_core.ipynb #20b53e63
 def _field_index()->dict:
     "Map each field name (and 'section.field') to its section"
     idx = {}
@@ -259,7 +265,7 @@ def apply_overrides(cfg:Config, **overrides)->Config:
         d[idx[k]][k.split('.')[-1]] = v
     return Config.from_dict(d)
 
-def get_preset(name:str, # one of `PRESETS`: 'movi_c', 'movi_e', 'ytvis2021', 'synthetic'
+def get_preset(name:str, # one of `PRESETS`: 'movi_c', 'movi_e', 'ytvis2021', 'synthetic', 'synthetic_twins'
                **overrides # field values to change, e.g. `n_slots=7` or `**{'model.n_slots': 7}`
               )->Config:
     "A fresh `Config` for preset `name` with `overrides` applied"

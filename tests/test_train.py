@@ -142,7 +142,7 @@ def test_papermill_study_notebook(data_dir, tmp_path):
     "Notebook 12 through papermill with two tiny configurations: table written, finished runs are reused"
     pm = pytest.importorskip('papermill')
     import pandas as pd
-    params = dict(data_dir=str(data_dir), out_root=str(tmp_path / 'study'), seeds=[0], methods=['slotcontrast', 'srl'],
+    params = dict(preset='synthetic', data_dir=str(data_dir), out_root=str(tmp_path / 'study'), seeds=[0], methods=['slotcontrast', 'srl'],
                   max_steps=2, results_csv=str(tmp_path / 'results.csv'),
                   overrides=dict(resolution=56, n_slots=3, slot_dim=16, decoder_hidden=32, batch_size=2, val_batch_size=2,
                                  reg_rounds=1, denoise_topk=2, warmup_steps=1, reg_end=1, deblur_start=1, denoise_start=1,
@@ -174,7 +174,7 @@ def test_papermill_study_notebook_from_pixels(data_dir, tmp_path):
     "Notebook 12 without a feature cache: the first run prepares the data alone, the other seeds follow"
     pm = pytest.importorskip('papermill')
     import pandas as pd
-    params = dict(data_dir=str(data_dir), out_root=str(tmp_path / 'study'), seeds=[0, 1], methods=['slotcontrast'],
+    params = dict(preset='synthetic', data_dir=str(data_dir), out_root=str(tmp_path / 'study'), seeds=[0, 1], methods=['slotcontrast'],
                   max_steps=2, results_csv=str(tmp_path / 'results.csv'),
                   overrides=dict(resolution=56, n_slots=3, slot_dim=16, decoder_hidden=32, batch_size=2, val_batch_size=2,
                                  warmup_steps=1, val_every=2, ckpt_every=2, log_every=1, use_feature_cache=False))
