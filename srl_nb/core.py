@@ -198,7 +198,7 @@ def _check_keys(d:dict, valid:set, where:str):
         hint = ''.join(f"; did you mean {v[0]!r} for {k!r}?" for k, v in hints.items() if v)
         raise KeyError(f"unknown {where} key(s) {bad}{hint} Valid: {sorted(valid)}")
 
-# %% ../nbs/00_core.ipynb #fa5a1d94
+# %% ../nbs/00_core.ipynb #ce6d9a3b
 def _movi_c()->Config: return Config()
 
 def _movi_e()->Config:
@@ -243,9 +243,16 @@ def _synthetic_twins()->Config:
     c.schedule.max_steps = 6_000
     return c.validate()
 
-PRESETS = dict(movi_c=_movi_c, movi_e=_movi_e, ytvis2021=_ytvis2021, synthetic=_synthetic, synthetic_twins=_synthetic_twins)
+def _synthetic_long()->Config:
+    c = _synthetic_twins()
+    c.name, c.data.clip_frames, c.data.batch_size = 'synthetic_long', 24, 1
+    c.schedule.max_steps = 12_000
+    return c.validate()
 
-# %% ../nbs/00_core.ipynb #20b53e63
+PRESETS = dict(movi_c=_movi_c, movi_e=_movi_e, ytvis2021=_ytvis2021, synthetic=_synthetic, synthetic_twins=_synthetic_twins,
+               synthetic_long=_synthetic_long)
+
+# %% ../nbs/00_core.ipynb #37a9b60b
 def _field_index()->dict:
     "Map each field name (and 'section.field') to its section"
     idx = {}
@@ -265,7 +272,7 @@ def apply_overrides(cfg:Config, **overrides)->Config:
         d[idx[k]][k.split('.')[-1]] = v
     return Config.from_dict(d)
 
-def get_preset(name:str, # one of `PRESETS`: 'movi_c', 'movi_e', 'ytvis2021', 'synthetic', 'synthetic_twins'
+def get_preset(name:str, # one of `PRESETS`: 'movi_c', 'movi_e', 'ytvis2021', 'synthetic', 'synthetic_twins', 'synthetic_long'
                **overrides # field values to change, e.g. `n_slots=7` or `**{'model.n_slots': 7}`
               )->Config:
     "A fresh `Config` for preset `name` with `overrides` applied"

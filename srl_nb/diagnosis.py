@@ -475,7 +475,7 @@ def plot_cycle(out,                         # output dict with 'enc_masks', 'dec
     fig.tight_layout(rect=(0, 0, 1, 0.93))                 # room for the title above the three-line panel titles
     return fig
 
-# %% ../nbs/09a_vicious_cycle.ipynb #6583c2f4
+# %% ../nbs/09a_vicious_cycle.ipynb #10b1028b
 CYCLE_PANELS = {            # measurement key -> panel title
     'diag_enc_isolated': 'encoder masks: isolated patches', 'diag_dec_isolated': 'decoder masks: isolated patches',
     'diag_enc_contrast': 'encoder masks: boundary contrast', 'diag_dec_contrast': 'decoder masks: boundary contrast',
@@ -504,7 +504,9 @@ def cycle_curves(runs:dict,   # {(method, seed): path of a run's log.jsonl}
 def plot_cycle_curves(curves,                  # DataFrame from `cycle_curves`: method, seed, step, measurement columns
                       keys=tuple(CYCLE_PANELS), # measurement columns to draw, one panel each
                       floor:Optional[dict]=None, # {key: value} horizontal reference lines (e.g. the k-means floor)
-                      ncols:int=4, dpi:int=72):
+                      ncols:int=4, dpi:int=72,
+                      per_seed:bool=False,     # also draw every seed's own curve, thin (when seeds split, the mean hides it)
+                     ):
     "Measurements against training step: mean over seeds per method, with the seeds' min-max band."
     import matplotlib.pyplot as plt
     missing = [k for k in ('method', 'seed', 'step', *keys) if k not in curves.columns]
@@ -516,6 +518,8 @@ def plot_cycle_curves(curves,                  # DataFrame from `cycle_curves`: 
             s = g.groupby('step')[k].agg(['mean', 'min', 'max'])
             ax.plot(s.index, s['mean'], color=f'C{i}', lw=1.2, label=method)
             ax.fill_between(s.index, s['min'], s['max'], color=f'C{i}', alpha=0.2, lw=0)
+            if per_seed:
+                for _, gs in g.groupby('seed'): ax.plot(gs['step'], gs[k], color=f'C{i}', lw=0.6, alpha=0.7)
         if floor and k in floor: ax.axhline(floor[k], color='grey', lw=1, ls='--', label='k-means')
         ax.set_title(CYCLE_PANELS.get(k, k), fontsize=8); ax.tick_params(labelsize=7); ax.set_xlabel('step', fontsize=7)
     for ax in list(axs.flat)[len(keys):]: ax.axis('off')

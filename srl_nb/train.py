@@ -585,7 +585,7 @@ def results_table(last_val:dict, floor:dict|None=None)->'pd.DataFrame':
         if floor is not None: rows[k]['k-means floor'] = floor.get(f'kmeans_{k}')
     return pd.DataFrame(rows).T
 
-# %% ../nbs/09_trainer.ipynb #aa2a0adb
+# %% ../nbs/09_trainer.ipynb #eeb8de54
 _WORDS = {'true': True, 'false': False, 'none': None, 'null': None}
 
 def parse_overrides(pairs:list)->dict:
@@ -603,7 +603,7 @@ def train_cli(argv=None):
     "Console entry point `srl_train`"
     import argparse
     ap = argparse.ArgumentParser(prog='srl_train', description='Train an SRL / SlotContrast model from a preset')
-    ap.add_argument('--preset', default='synthetic', help="one of movi_c, movi_e, ytvis2021, synthetic, synthetic_twins")
+    ap.add_argument('--preset', default='synthetic', help="one of movi_c, movi_e, ytvis2021, synthetic, synthetic_twins, synthetic_long")
     ap.add_argument('--out-dir', required=True, help='folder for config, log.jsonl and checkpoints')
     ap.add_argument('--resume', action='store_true', help='continue from out-dir/last.ckpt')
     ap.add_argument('--device', default=None)
