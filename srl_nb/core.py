@@ -252,7 +252,7 @@ def _synthetic_long()->Config:
 PRESETS = dict(movi_c=_movi_c, movi_e=_movi_e, ytvis2021=_ytvis2021, synthetic=_synthetic, synthetic_twins=_synthetic_twins,
                synthetic_long=_synthetic_long)
 
-# %% ../nbs/00_core.ipynb #37a9b60b
+# %% ../nbs/00_core.ipynb #50e21c68
 def _field_index()->dict:
     "Map each field name (and 'section.field') to its section"
     idx = {}
@@ -272,7 +272,7 @@ def apply_overrides(cfg:Config, **overrides)->Config:
         d[idx[k]][k.split('.')[-1]] = v
     return Config.from_dict(d)
 
-def get_preset(name:str, # one of `PRESETS`: 'movi_c', 'movi_e', 'ytvis2021', 'synthetic', 'synthetic_twins', 'synthetic_long'
+def get_preset(name:str, # a key of `PRESETS` (the table below lists them)
                **overrides # field values to change, e.g. `n_slots=7` or `**{'model.n_slots': 7}`
               )->Config:
     "A fresh `Config` for preset `name` with `overrides` applied"
