@@ -175,7 +175,7 @@ def test_papermill_study_notebook(data_dir, tmp_path):
     curves = pd.read_csv(tmp_path / 'curves.csv')          # every validation of every run, with the cycle measurements
     assert sorted(set(curves['method'])) == ['slotcontrast', 'srl'] and len(curves) == 2
     assert curves[['diag_enc_isolated', 'diag_dec_contrast', 'diag_agree_ari', 'diag_grad_hf_ratio']].notna().all().all()
-    for f in ('learning_curves.png', 'cycle_curves.png', 'masks_slotcontrast.png', 'masks_srl.png'):
+    for f in ('learning_curves.png', 'cycle_curves.png', 'masks_slotcontrast.png', 'masks_srl.png', 'slot_slot.png'):
         assert (tmp_path / f).stat().st_size > 1000, f
     srl = json.loads((tmp_path / 'study' / 'srl' / 'seed0' / 'config.json').read_text())['loss']
     base = json.loads((tmp_path / 'study' / 'slotcontrast' / 'seed0' / 'config.json').read_text())['loss']
