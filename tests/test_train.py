@@ -188,6 +188,11 @@ def test_papermill_study_notebook(data_dir, tmp_path):
     run()                                             # re-running reuses finished runs and reproduces the table
     assert (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime == stamp
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'results.csv').drop(columns='train_s'), res.drop(columns='train_s'))
+    other = {**params, 'overrides': {**params['overrides'], 'n_slots': 4}}   # the same folders, another setting
+    with pytest.raises(pm.PapermillExecutionError, match='differs from the requested'):
+        pm.execute_notebook(str(ROOT / 'nbs' / '12_study.ipynb'), str(tmp_path / 'other.ipynb'), parameters=other,
+                            cwd=str(ROOT / 'nbs'), kernel_name='python3', progress_bar=False)
+    assert (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime == stamp
 
 def test_papermill_study_notebook_from_pixels(data_dir, tmp_path):
     "Notebook 12 without a feature cache: the first run prepares the data alone, the other seeds follow"
