@@ -166,8 +166,8 @@ def test_papermill_study_notebook(data_dir, tmp_path):
                   overrides=dict(resolution=56, n_slots=3, slot_dim=16, decoder_hidden=32, batch_size=2, val_batch_size=2,
                                  reg_rounds=1, denoise_topk=2, warmup_steps=1, reg_end=1, deblur_start=1, denoise_start=1,
                                  val_every=2, ckpt_every=2, log_every=1))     # the preset's feature cache, built by the notebook
-    run = lambda: pm.execute_notebook(str(ROOT / 'nbs' / '12_study.ipynb'), str(tmp_path / 'out.ipynb'), parameters=params,
-                                      cwd=str(ROOT / 'nbs'), kernel_name='python3', progress_bar=False)
+    run = lambda p=params: pm.execute_notebook(str(ROOT / 'nbs' / '12_study.ipynb'), str(tmp_path / 'out.ipynb'), parameters=p,
+                                               cwd=str(ROOT / 'nbs'), kernel_name='python3', progress_bar=False)
     run()
     res = pd.read_csv(tmp_path / 'results.csv')
     assert sorted(res['method']) == ['kmeans', 'slotcontrast', 'srl']
@@ -189,9 +189,7 @@ def test_papermill_study_notebook(data_dir, tmp_path):
     assert (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime == stamp
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'results.csv').drop(columns='train_s'), res.drop(columns='train_s'))
     other = {**params, 'overrides': {**params['overrides'], 'n_slots': 4}}   # the same folders, another setting
-    with pytest.raises(pm.PapermillExecutionError, match='differs from the requested'):
-        pm.execute_notebook(str(ROOT / 'nbs' / '12_study.ipynb'), str(tmp_path / 'other.ipynb'), parameters=other,
-                            cwd=str(ROOT / 'nbs'), kernel_name='python3', progress_bar=False)
+    with pytest.raises(pm.PapermillExecutionError, match='differs from the requested'): run(other)
     assert (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime == stamp
 
 def test_papermill_study_notebook_from_pixels(data_dir, tmp_path):
