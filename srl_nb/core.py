@@ -101,7 +101,7 @@ class OptimConfig:
     amp:str = 'fp16'                    # 'fp16' | 'bf16' | 'fp32' (mixed precision on CUDA; CPU runs fp32)
 
 # %% ../nbs/00_core.ipynb #5c133f22
-_CHOICES = dict(dataset=('movi_c', 'movi_e', 'synthetic', 'ytvis2021'), train_aug=('resize', 'short_side_crop'),
+_CHOICES = dict(dataset=('movi_c', 'movi_e', 'synthetic', 'ytvis2021', 'coco'), train_aug=('resize', 'short_side_crop'),
                 enc_pos_embed=('none', 'soft', 'soft_input'), dec_pos_embed=('learned', 'fourier', 'relative'),
                 slot_contrast=('srl', 'slotcontrast'), amp=('fp16', 'bf16', 'fp32'))
 _SECTIONS = dict(data=DataConfig, model=ModelConfig, loss=LossConfig, schedule=ScheduleConfig, optim=OptimConfig)
@@ -251,6 +251,24 @@ def _synthetic_long()->Config:
 
 PRESETS = dict(movi_c=_movi_c, movi_e=_movi_e, ytvis2021=_ytvis2021, synthetic=_synthetic, synthetic_twins=_synthetic_twins,
                synthetic_long=_synthetic_long)
+
+# %% ../nbs/00_core.ipynb #20d297fe
+def _coco()->Config:
+    c = Config(name='coco')
+    c.data.dataset, c.data.resolution, c.data.train_aug = 'coco', 224, 'short_side_crop'
+    c.data.clip_frames, c.data.batch_size, c.data.n_devices, c.data.val_batch_size = 1, 64, 1, 64
+    c.model.backbone, c.model.feat_dim = 'vit_base_patch14_dinov2', 768
+    c.model.n_slots, c.model.slot_dim, c.model.n_iters_first = 7, 256, 3
+    c.model.decoder_hidden, c.model.decoder_layers = 2048, 3
+    c.loss.group_frames, c.loss.reg_rounds, c.loss.denoise_topk = 1, 3, 4
+    c.schedule.max_steps, c.schedule.reg_start, c.schedule.reg_end = 500_000, 0, 50_000
+    c.schedule.deblur_start, c.schedule.denoise_start = 100_000, 0
+    c.schedule.val_every, c.schedule.ckpt_every, c.schedule.log_every = 2_500, 10_000, 200
+    c.optim.lr, c.optim.warmup_steps, c.optim.grad_clip, c.optim.amp = 4e-4, 10_000, 1.0, 'fp32'
+    c.optim.decay_rate = 0.5 ** ((500_000 - 10_000) / (100_000 - 10_000))   # halving every 90k steps after warm-up
+    return c.validate()
+
+PRESETS['coco'] = _coco
 
 # %% ../nbs/00_core.ipynb #50e21c68
 def _field_index()->dict:

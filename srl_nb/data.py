@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TFDS_NAMES = {'movi_c': 'movi_c/128x128:1.0.0', 'movi_e': 'movi_e/128x128:1.0.0'}
-DATASETS = ('movi_c', 'movi_e', 'synthetic', 'ytvis2021')
+DATASETS = ('movi_c', 'movi_e', 'synthetic', 'ytvis2021', 'coco')
 
 # %% ../nbs/02_data.ipynb #dedd7e94
 class ClipPlan(NamedTuple):
@@ -399,6 +399,9 @@ def _source(cfg, split:str):
     if d.dataset == 'ytvis2021':
         from srl_nb.ytvis import YTVISSource
         return YTVISSource(d.data_dir, split=split, max_videos=mx, n_val=d.ytvis_val_videos)
+    if d.dataset == 'coco':                  # one-frame clips of COCO 2017 images (srl_nb.coco)
+        from srl_nb.coco import COCOSource
+        return COCOSource(d.data_dir, split='train' if split == 'train' else 'val', max_images=mx)
     return _cache_source(dataset_source(cfg), d.data_dir, _val_split(split), mx)
 
 def _cache_source(name, data_dir, split, mx):
