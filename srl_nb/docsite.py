@@ -25,7 +25,7 @@ from nbdev.config import get_config
 SECTIONS = (
     ('Foundation', ('00_core',)),
     ('Data', ('01_synthetic', '02_data', '02a_ytvis', '02b_davis')),
-    ('Model', ('03_encoder', '04_slot_attention', '05_decoder', '06_model')),
+    ('Model', ('03_encoder', '04_slot_attention', '05_decoder', '06_model', '06a_convert')),
     ('Method', ('09a_vicious_cycle', '07_losses', '07a_slot_regulariser', '07b_contrastive', '09_trainer')),
     ('Metrics', ('08_metrics',)),
     ('Experiments', ('10_train_movi', '11_train_ytvis', '12_study')),
