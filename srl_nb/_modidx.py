@@ -432,5 +432,8 @@ d = { 'settings': { 'branch': 'main',
                               'srl_nb.ytvis.YTVISSource.ids': ('ytvis.html#ytvissource.ids', 'srl_nb/ytvis.py'),
                               'srl_nb.ytvis._load_json': ('ytvis.html#_load_json', 'srl_nb/ytvis.py'),
                               'srl_nb.ytvis._read_rgb': ('ytvis.html#_read_rgb', 'srl_nb/ytvis.py'),
+                              'srl_nb.ytvis.authors_val_positions': ('ytvis.html#authors_val_positions', 'srl_nb/ytvis.py'),
                               'srl_nb.ytvis.decode_segmentation': ('ytvis.html#decode_segmentation', 'srl_nb/ytvis.py'),
+                              'srl_nb.ytvis.resize_nearest': ('ytvis.html#resize_nearest', 'srl_nb/ytvis.py'),
+                              'srl_nb.ytvis.store_size': ('ytvis.html#store_size', 'srl_nb/ytvis.py'),
                               'srl_nb.ytvis.write_tiny_ytvis': ('ytvis.html#write_tiny_ytvis', 'srl_nb/ytvis.py')}}}

@@ -25,14 +25,19 @@ class DataConfig:
     clip_frames:int = 4                 # T, frames per training clip (one aligned chunk per video)
     hflip_prob:float = 0.5              # clip-level horizontal flip probability (training)
     train_aug:str = 'resize'            # 'resize' (MOVi) | 'short_side_crop' (YTVIS: short side + random crop)
-    batch_size:int = 64                 # clips per device per step
-    n_devices:int = 2                   # devices in the reference run (global batch = batch_size * n_devices)
+    batch_size:int = 64                 # B, clips per micro-batch: one forward of one process, the set the slot-slot contrast sees
+    global_batch:int|None = None        # clips per optimisation step over all processes and micro-batches (None: batch_size x processes)
     val_batch_size:int = 8              # full videos per validation batch
     num_workers:int = 4                 # loader worker processes
     max_train_videos:int|None = None    # use only the first n training videos (None = all)
     max_val_videos:int|None = None      # use only the first n validation videos (None = all)
     use_feature_cache:bool = False      # read frozen backbone features from the on-disk cache
     ytvis_val_videos:int = 300          # YouTube-VIS: videos held out at the end of the annotation file
+    ytvis_val_subset:str = 'all'        # held-out videos scored: 'all' | 'authors_2gpu' | 'authors_1gpu' (the 210 the authors' validation reads)
+    ytvis_store_side:int|None = 320     # YouTube-VIS frames and ids first resized nearest-exact to this short side, as the authors store them (None: raw)
+    resize_antialias:bool = False       # antialias the bicubic frame resizes (the authors' transforms use none)
+    crop_geometry:str = 'resize_first'  # 'short_side_crop': 'resize_first' (short side, then crop) | 'authors' (training: long side rounded down; validation: centred square cut, then resized)
+    fg_empty:str = 'one'                # FG-ARI of a video / frame without foreground: 'one' (scored 1.0: MOVi) | 'skip' (left out: YTVIS)
 
 @dataclass
 class ModelConfig:
@@ -74,6 +79,7 @@ class LossConfig:
     group_frames:int = 4                # g, frames per contrast group
     lean_contrast:bool = True           # stream the (g*N)^2 contrast matrices in row blocks
     contrast_block:int = 1024           # rows per block for the lean contrast
+    denoise_sim_dtype:str = 'amp'       # precision of the backbone self-similarity that picks denoising positives: 'amp' (the autocast dtype under AMP, as the authors) | 'fp16' | 'fp32'
 
 @dataclass
 class ScheduleConfig:
@@ -99,11 +105,13 @@ class OptimConfig:
     decay_rate:float = 0.5              # lr * decay_rate ** ((t - warmup) / (max_steps - warmup)) after warm-up
     grad_clip:float = 0.05              # max global gradient norm
     amp:str = 'fp16'                    # 'fp16' | 'bf16' | 'fp32' (mixed precision on CUDA; CPU runs fp32)
+    val_amp:bool = True                 # validate under the same autocast (the authors' Lightning trainer, precision=16, does)
 
 # %% ../nbs/00_core.ipynb #5c133f22
 _CHOICES = dict(dataset=('movi_c', 'movi_e', 'synthetic', 'ytvis2021', 'coco'), train_aug=('resize', 'short_side_crop'),
                 enc_pos_embed=('none', 'soft', 'soft_input'), dec_pos_embed=('learned', 'fourier', 'relative'),
-                slot_contrast=('srl', 'slotcontrast'), amp=('fp16', 'bf16', 'fp32'))
+                slot_contrast=('srl', 'slotcontrast'), amp=('fp16', 'bf16', 'fp32'), fg_empty=('one', 'skip'), crop_geometry=('resize_first', 'authors'),
+                ytvis_val_subset=('all', 'authors_2gpu', 'authors_1gpu'), denoise_sim_dtype=('amp', 'fp16', 'fp32'))
 _SECTIONS = dict(data=DataConfig, model=ModelConfig, loss=LossConfig, schedule=ScheduleConfig, optim=OptimConfig)
 
 _TYPES = dict(bool=lambda v: isinstance(v, bool), int=lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -156,6 +164,9 @@ class Config:
             if getattr(m, k) < 1: raise ValueError(f"model.{k} must be >= 1, found {getattr(m, k)}")
         for k in ('batch_size', 'clip_frames', 'resolution'):
             if getattr(d, k) < 1: raise ValueError(f"data.{k} must be >= 1, found {getattr(d, k)}")
+        if d.global_batch is not None and (d.global_batch < 1 or d.global_batch % d.batch_size):
+            raise ValueError(f"data.global_batch={d.global_batch} must be a positive multiple of data.batch_size={d.batch_size} "
+                             f"(a step's clips are processes x micro-batches of batch_size clips each), or None")
         if l.reg_rounds >= m.n_slots:
             raise ValueError(f"loss.reg_rounds={l.reg_rounds} must be < model.n_slots={m.n_slots}")
         return self
@@ -183,6 +194,7 @@ class Config:
         kw = {k: v for k, v in d.items() if k not in _SECTIONS}
         for sec, typ in _SECTIONS.items():
             sub = dict(d.get(sec, {}))
+            if sec == 'data': sub.pop('n_devices', None)   # configs written before global_batch (n_devices was never read)
             _check_keys(sub, {f.name for f in fields(typ)}, sec)
             kw[sec] = typ(**sub)
         return cls(**kw)
@@ -199,10 +211,14 @@ def _check_keys(d:dict, valid:set, where:str):
         raise KeyError(f"unknown {where} key(s) {bad}{hint} Valid: {sorted(valid)}")
 
 # %% ../nbs/00_core.ipynb #ce6d9a3b
-def _movi_c()->Config: return Config()
+def _movi_c()->Config:
+    c = Config()
+    c.data.global_batch = 128          # configs/srl/*.yaml: NUM_GPUS 2 x BATCH_SIZE_PER_GPU 64
+    return c.validate()
 
 def _movi_e()->Config:
     c = Config(name='movi_e')
+    c.data.global_batch = 128
     c.data.dataset = 'movi_e'
     c.model.backbone, c.model.feat_dim = 'vit_base_patch14_dinov2', 768
     c.model.n_slots, c.model.slot_dim = 15, 128
@@ -214,6 +230,9 @@ def _movi_e()->Config:
 
 def _ytvis2021()->Config:
     c = Config(name='ytvis2021')
+    c.data.global_batch, c.data.hflip_prob = 128, 0.0   # ytvis2021.yaml sets no h_flip_prob
+    c.data.fg_empty, c.data.ytvis_val_subset = 'skip', 'authors_2gpu'   # no background channel; val_size 200 on 2 GPUs
+    c.data.crop_geometry = 'authors'                    # their Resize(short_side_scale) + RandomCrop / CenterFullCrop + Resize
     c.data.dataset, c.data.resolution, c.data.train_aug = 'ytvis2021', 518, 'short_side_crop'
     c.model.backbone, c.model.feat_dim = 'vit_base_patch14_dinov2', 768
     c.model.n_slots, c.model.slot_dim = 7, 64
@@ -225,7 +244,8 @@ def _ytvis2021()->Config:
 def _synthetic()->Config:
     c = Config(name='synthetic')
     c.data.dataset, c.data.synthetic_config, c.data.resolution = 'synthetic', 'easy', 112
-    c.data.batch_size, c.data.n_devices, c.data.val_batch_size, c.data.num_workers = 4, 1, 8, 0
+    c.data.batch_size, c.data.val_batch_size, c.data.num_workers = 4, 8, 0
+    c.data.resize_antialias = True      # the inputs the study's committed runs were trained and scored on
     c.data.max_train_videos, c.data.max_val_videos, c.data.use_feature_cache = None, None, True
     c.model.backbone, c.model.pretrained, c.model.alpha_zero_init = 'random_patch14', False, True
     c.model.n_slots, c.model.slot_dim, c.model.decoder_hidden = 5, 64, 128
@@ -256,7 +276,8 @@ PRESETS = dict(movi_c=_movi_c, movi_e=_movi_e, ytvis2021=_ytvis2021, synthetic=_
 def _coco()->Config:
     c = Config(name='coco')
     c.data.dataset, c.data.resolution, c.data.train_aug = 'coco', 224, 'short_side_crop'
-    c.data.clip_frames, c.data.batch_size, c.data.n_devices, c.data.val_batch_size = 1, 64, 1, 64
+    c.data.clip_frames, c.data.batch_size, c.data.val_batch_size = 1, 64, 64
+    c.data.resize_antialias = True      # as before the option existed
     c.model.backbone, c.model.feat_dim = 'vit_base_patch14_dinov2', 768
     c.model.n_slots, c.model.slot_dim, c.model.n_iters_first = 7, 256, 3
     c.model.decoder_hidden, c.model.decoder_layers = 2048, 3

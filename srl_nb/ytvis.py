@@ -4,15 +4,18 @@
 
 # %% ../nbs/02a_ytvis.ipynb #dbca84aa
 from __future__ import annotations
-import json, logging, os, warnings
+import json, logging, math, os, warnings
 from pathlib import Path
 import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_util
+import torch
+import torch.nn.functional as F
 from .data import DataError
 
 # %% auto #0
-__all__ = ['log', 'YTVIS_VAL_VIDEOS', 'decode_segmentation', 'YTVISSource', 'write_tiny_ytvis']
+__all__ = ['log', 'YTVIS_VAL_VIDEOS', 'decode_segmentation', 'store_size', 'resize_nearest', 'YTVISSource', 'write_tiny_ytvis',
+           'authors_val_positions']
 
 # %% ../nbs/02a_ytvis.ipynb #73ed6c94
 log = logging.getLogger(__name__)
@@ -55,6 +58,22 @@ def _read_rgb(p:Path, hw:tuple|None=None)->np.ndarray:
 
 YTVIS_VAL_VIDEOS = 300   # the last 300 videos of train/instances.json are the validation set (SPEC section 4)
 
+def store_size(h:int, w:int, # frame size
+               side:int,     # short side after resizing
+              )->tuple:      # (h', w'): the short side `side`, the long side scaled and rounded down
+    "Frame size after the authors' short-side resize (hynnsk/SRL data/transforms.py, `Resize(short_side_scale=True)`)"
+    return (int(math.floor((float(h) / w) * side)), side) if w < h else (side, int(math.floor((float(w) / h) * side)))
+
+def resize_nearest(x:np.ndarray, # (T, H, W, 3) uint8 frames or (T, H, W) uint8 id maps
+                   hw:tuple,     # (h, w) output size
+                  )->np.ndarray: # the same dtype, (T, h, w[, 3])
+    "Nearest-exact resize: every output pixel copies one input pixel (exact for frames and ids alike)"
+    if tuple(x.shape[1:3]) == tuple(hw): return x
+    t = torch.from_numpy(np.array(x))                                         # a copy: frames may be read-only
+    t = t.permute(0, 3, 1, 2) if t.ndim == 4 else t[:, None]                    # (T, C, H, W)
+    y = F.interpolate(t, size=tuple(hw), mode='nearest-exact')
+    return (y.permute(0, 2, 3, 1) if x.ndim == 4 else y[:, 0]).contiguous().numpy()
+
 class YTVISSource:
     "YouTube-VIS 2021 videos (raw folders) as uint8 frames and per-frame id maps"
     variable_size = True
@@ -63,6 +82,8 @@ class YTVISSource:
                  max_videos:int|None=None, # first n videos of the split (None = all)
                  n_val:int|None=None, # videos held out at the end of the annotation file (None = YTVIS_VAL_VIDEOS)
                  root:str='ytvis2021/train', # sub-folder of data_dir
+                 store_side:int|None=None, # resize frames and ids nearest-exact to this short side first (authors: 320)
+                 positions=None,     # keep only these positions of the split (e.g. `authors_val_positions()`), before max_videos
                 ):
         if split not in ('train', 'val'): raise ValueError(f"split={split!r}; expected 'train' or 'val'")
         n_val = YTVIS_VAL_VIDEOS if n_val is None else int(n_val)
@@ -76,7 +97,12 @@ class YTVISSource:
         vids = js['videos']
         if len(vids) <= n_val: raise DataError(f"{self.dir / 'instances.json'} lists {len(vids)} videos; need more than n_val={n_val}")
         vids = vids[:len(vids) - n_val] if split == 'train' else vids[len(vids) - n_val:]
+        if positions is not None:
+            bad = [p for p in positions if not 0 <= p < len(vids)]
+            if bad: raise ValueError(f"positions {bad[:5]} lie outside the {len(vids)} videos of split {split!r}")
+            vids = [vids[p] for p in positions]
         if max_videos is not None: vids = vids[:int(max_videos)]
+        self.store_side = store_side
         anns = {}
         for a in js['annotations']: anns.setdefault(a['video_id'], []).append(a)
         self.videos, self.anns = vids, [anns.get(v['id'], []) for v in vids]
@@ -99,7 +125,8 @@ class YTVISSource:
     def frames(self, i:int, t0:int=0, t1:int|None=None)->np.ndarray:
         "(T,H,W,3) uint8 frames t0..t1 of video i"
         v = self.videos[i]
-        return np.stack([_read_rgb(self.dir / 'JPEGImages' / f, (v['height'], v['width'])) for f in v['file_names'][t0:t1]])
+        fr = np.stack([_read_rgb(self.dir / 'JPEGImages' / f, (v['height'], v['width'])) for f in v['file_names'][t0:t1]])
+        return fr if self.store_side is None else resize_nearest(fr, store_size(v['height'], v['width'], self.store_side))
     def ids(self, i:int, t0:int=0, t1:int|None=None)->np.ndarray:
         "(T,H,W) uint8 id maps of video i: annotation k -> id k+1, 0 = background"
         v, an = self.videos[i], self.anns[i]
@@ -114,7 +141,7 @@ class YTVISSource:
                     raise DataError(f"segmentation of annotation {a.get('id')} (video {v['id']}, frame {t}) in "
                                     f"{self.dir / 'instances.json'} cannot be decoded: {e}") from e
                 if m is not None: out[j][m] = k + 1
-        return out
+        return out if self.store_side is None else resize_nearest(out, store_size(h, w, self.store_side))
 
 # %% ../nbs/02a_ytvis.ipynb #91319499
 def write_tiny_ytvis(data_dir, # output data_dir (ytvis2021/train/... goes inside)
@@ -154,3 +181,29 @@ def write_tiny_ytvis(data_dir, # output data_dir (ytvis2021/train/... goes insid
                   'iscrowd': 0} for k in range(K)]
     (d / 'instances.json').write_text(json.dumps({'videos': videos, 'annotations': anns, 'categories': [{'id': 1, 'name': 'box'}]}))
     return d
+
+# %% ../nbs/02a_ytvis.ipynb #f6966b1e
+def authors_val_positions(n_val:int=YTVIS_VAL_VIDEOS, # held-out videos (the last n_val of the annotation file)
+                          world:int=2,          # processes of the validating run (the paper's: 2 GPUs)
+                          shard_size:int=10,    # videos per validation shard (their data/README.md: --maxcount 10)
+                          val_size:int=200,     # `dataset.val_size` of configs/srl/ytvis2021.yaml
+                          workers:int=1,        # `dataset.num_val_workers`
+                          batch_size:int=1,     # `dataset.val_batch_size`
+                         )->list:               # sorted positions (0-based, file order) of the held-out videos scored
+    "The held-out YouTube-VIS videos the authors' webdataset validation reads, from their datamodule's arithmetic"
+    shards = [list(range(s, min(s + shard_size, n_val))) for s in range(0, n_val, shard_size)]
+    n = len(shards)
+    per_shard, per_rank = -(-val_size // n), -(-n // world)
+    padded = -(-per_rank // workers) * per_shard              # `_get_max_samples_per_worker`: samples each worker yields
+    n_batches = -(-(padded * world * workers) // (batch_size * world))   # `with_epoch`: batches each rank reads
+    scored = []
+    for rank in range(world):                                 # `split_by_node`: shards rank, rank + world, ...
+        mine = shards[rank::world]
+        streams = []
+        for w in range(workers):                              # `split_by_worker`, then padded to `padded` samples
+            items = [v for s in mine[w::workers] for v in s]
+            items += [None] * max(0, padded - len(items))     # padding entries are dropped before scoring
+            streams.append([items[i:i + batch_size] for i in range(0, len(items), batch_size)])
+        order = [b for i in range(max(map(len, streams))) for s in streams if i < len(s) for b in [s[i]]]  # round robin
+        scored += [v for b in order[:n_batches] for v in b if v is not None]
+    return sorted(scored)

@@ -3,7 +3,8 @@ import json, pytest
 from srl_nb.core import get_preset, Config, PRESETS, presets_table, apply_overrides
 
 COMMON = {  # identical in the three paper presets
-    'data.clip_frames': 4, 'data.hflip_prob': 0.5, 'data.batch_size': 64, 'data.n_devices': 2,
+    'data.clip_frames': 4, 'data.batch_size': 64, 'data.global_batch': 128, 'data.resize_antialias': False,
+    'data.ytvis_store_side': 320, 'optim.val_amp': True, 'loss.denoise_sim_dtype': 'amp',
     'model.pretrained': True, 'model.patch_size': 14, 'model.n_iters_first': 3, 'model.n_iters': 2,
     'model.predictor_heads': 4, 'model.predictor_ffn_factor': 4, 'model.decoder_hidden': 1024,
     'model.decoder_layers': 3, 'model.enc_pos_embed': 'none', 'model.dec_pos_embed': 'learned', 'model.alpha_zero_init': False,
@@ -14,17 +15,20 @@ COMMON = {  # identical in the three paper presets
     'optim.warmup_steps': 2500, 'optim.decay_rate': 0.5, 'optim.grad_clip': 0.05, 'optim.amp': 'fp16',
 }
 SPEC = {
-    'movi_c': {'data.dataset': 'movi_c', 'data.resolution': 336, 'data.train_aug': 'resize',
+    'movi_c': {'data.dataset': 'movi_c', 'data.resolution': 336, 'data.train_aug': 'resize', 'data.hflip_prob': 0.5,
+               'data.fg_empty': 'one', 'data.ytvis_val_subset': 'all', 'data.crop_geometry': 'resize_first',
                'model.backbone': 'vit_small_patch14_dinov2', 'model.feat_dim': 384,
                'model.n_slots': 11, 'model.slot_dim': 64, 'schedule.max_steps': 100_000,
                'schedule.reg_start': 0, 'schedule.reg_end': 10_000, 'loss.reg_rounds': 5,
                'schedule.deblur_start': 20_000, 'schedule.denoise_start': 20_000, 'loss.denoise_topk': 8},
-    'movi_e': {'data.dataset': 'movi_e', 'data.resolution': 336, 'data.train_aug': 'resize',
+    'movi_e': {'data.dataset': 'movi_e', 'data.resolution': 336, 'data.train_aug': 'resize', 'data.hflip_prob': 0.5,
+               'data.fg_empty': 'one', 'data.ytvis_val_subset': 'all', 'data.crop_geometry': 'resize_first',
                'model.backbone': 'vit_base_patch14_dinov2', 'model.feat_dim': 768,
                'model.n_slots': 15, 'model.slot_dim': 128, 'schedule.max_steps': 300_000,
                'schedule.reg_start': 2_500, 'schedule.reg_end': 30_000, 'loss.reg_rounds': 7,
                'schedule.deblur_start': 60_000, 'schedule.denoise_start': 60_000, 'loss.denoise_topk': 24},
     'ytvis2021': {'data.dataset': 'ytvis2021', 'data.resolution': 518, 'data.train_aug': 'short_side_crop',
+               'data.hflip_prob': 0.0, 'data.fg_empty': 'skip', 'data.ytvis_val_subset': 'authors_2gpu', 'data.crop_geometry': 'authors',
                'model.backbone': 'vit_base_patch14_dinov2', 'model.feat_dim': 768,
                'model.n_slots': 7, 'model.slot_dim': 64, 'schedule.max_steps': 100_000,
                'schedule.reg_start': 0, 'schedule.reg_end': 10_000, 'loss.reg_rounds': 3,
@@ -65,7 +69,12 @@ def test_unknown_names_list_valid():
                                     (dict(dataset='kitti'), 'is not one of'),
                                     (dict(reg_rounds=11), 'must be < model.n_slots'),
                                     (dict(reg_start=5, reg_end=4), 'reg_start <= reg_end'),
-                                    (dict(warmup_steps=100_000), 'warmup_steps')])
+                                    (dict(warmup_steps=100_000), 'warmup_steps'),
+                                    (dict(global_batch=100), 'positive multiple of data.batch_size=64'),
+                                    (dict(global_batch=0), 'positive multiple'),
+                                    (dict(fg_empty='nan'), 'is not one of'),
+                                    (dict(ytvis_val_subset='first210'), 'is not one of'),
+                                    (dict(denoise_sim_dtype='bf8'), 'is not one of')])
 def test_bad_values(kw, msg):
     with pytest.raises(ValueError, match=msg): get_preset('movi_c', **kw)
 
@@ -75,3 +84,10 @@ def test_table_lists_every_field():
     assert df.loc['model.n_slots'].tolist() == ['11', '15', '7']
     n_fields = sum(len(v) for k, v in get_preset('movi_c').to_dict().items() if isinstance(v, dict)) + 1
     assert len(df) == n_fields
+
+def test_configs_written_before_global_batch_still_load():
+    "n_devices (never read) is dropped; such a run stepped on one micro-batch per process, which global_batch=None means"
+    old = get_preset('movi_c').to_dict()
+    old['data'].pop('global_batch'); old['data']['n_devices'] = 2
+    cfg = Config.from_dict(old)
+    assert cfg.data.global_batch is None and cfg.data.batch_size == 64
