@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_losses.ipynb #012f483c
 from __future__ import annotations
-import importlib, math
+import contextlib, importlib, math
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -39,6 +39,7 @@ def check_shape(name:str,   # argument name, for the message
 def full_precision(x:Tensor, # any tensor on the device the loss runs on
                   ):          # a context manager
     "Switch autocast off on x's device, so that a loss keeps the dtype it was given (float32 for half inputs)"
+    if not torch.amp.is_autocast_available(x.device.type): return contextlib.nullcontext()  # e.g. 'meta' (FLOP counts)
     return torch.autocast(device_type=x.device.type, enabled=False)
 
 def temperature_scale(temperature:float, # tau

@@ -35,7 +35,7 @@ def choose_redundant_slots(patch_attn:Tensor, # P, (B,T,S,N) attention normalise
         kl_mean = slot_kl_to_uniform(as_compute_dtype(patch_attn)).mean(1)  # (B,T,S) -> (B,S)
         upper = torch.ones(S, S, dtype=torch.bool, device=slots.device).triu(1)  # pairs i<j
         banned = torch.zeros(B, S, dtype=torch.bool, device=slots.device)
-        rows = torch.arange(B, device=slots.device)
+        rows, slot_ids = torch.arange(B, device=slots.device), torch.arange(S, device=slots.device)
         chosen = torch.full((B, n_rounds), -1, dtype=torch.long, device=slots.device)
         for r in range(n_rounds):
             allowed = upper & ~banned[:, :, None] & ~banned[:, None, :]    # (B,S,S)
@@ -46,7 +46,7 @@ def choose_redundant_slots(patch_attn:Tensor, # P, (B,T,S,N) attention normalise
             pick = torch.where(kl_mean[rows, i] <= kl_mean[rows, j], i, j) # tie -> i
             pick = torch.where(has_pair, pick, -1)
             chosen[:, r] = pick
-            banned[rows[has_pair], pick[has_pair]] = True
+            banned |= pick[:, None] == slot_ids                              # (B,S); pick -1 bans nothing
     return chosen
 
 # %% ../nbs/07a_slot_regulariser.ipynb #c4199b58
