@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PRESETS', 'DataConfig', 'ModelConfig', 'LossConfig', 'ScheduleConfig', 'OptimConfig', 'Config', 'apply_overrides',
-           'get_preset', 'presets_table', 'seed_everything']
+__all__ = ['PRESETS', 'DataConfig', 'ModelConfig', 'LossConfig', 'ScheduleConfig', 'OptimConfig', 'STEVEConfig', 'Config',
+           'system_on_synthetic', 'apply_overrides', 'get_preset', 'presets_table', 'seed_everything']
 
 # %% ../nbs/00_core.ipynb #d52794e7
 @dataclass
@@ -59,6 +59,13 @@ class ModelConfig:
     enc_pos_embed:str = 'none'          # 'none' (reference) | 'soft' (grid position added to the encoder output) | 'soft_input' (to its input)
     dec_pos_embed:str = 'learned'       # 'learned' (reference table) | 'fourier' (smooth, from (x, y)) | 'relative' (to each slot's attention centroid)
     alpha_zero_init:bool = False        # start the decoder's alpha-logit row at zero (all slots equal at first)
+    arch:str = 'srl'                    # system the trainer builds: 'srl' (SlotContrast + SRL) | 'videosaur' | 'steve'
+    slot_init:str = 'fixed'             # 'fixed' (one learned set of slots) | 'sampled' (drawn per clip: VideoSAUR, STEVE)
+    grouper_mlp:bool = True             # residual MLP after each slot-attention update (VideoSAUR: off)
+    grouper_hidden:int|None = None      # its hidden width (None: 4 D)
+    decoder:str = 'mlp'                 # 'mlp' (broadcast MLP) | 'slot_mixer' (VideoSAUR) | 'transformer' (STEVE, over dVAE tokens)
+    mixer_blocks:int = 2                # SlotMixer decoder: transformer blocks of its allocator
+    mixer_heads:int = 4                 # SlotMixer decoder: heads of its allocator
 
 @dataclass
 class LossConfig:
@@ -80,6 +87,10 @@ class LossConfig:
     lean_contrast:bool = True           # stream the (g*N)^2 contrast matrices in row blocks
     contrast_block:int = 1024           # rows per block for the lean contrast
     denoise_sim_dtype:str = 'amp'       # precision of the backbone self-similarity that picks denoising positives: 'amp' (the autocast dtype under AMP, as the authors) | 'fp16' | 'fp32'
+    w_time_sim:float = 0.1              # VideoSAUR's temporal feature-similarity loss (model.arch='videosaur')
+    time_sim_temperature:float = 0.075  # its softmax temperature
+    time_sim_threshold:float|None = 0.0 # similarities below it are never a target (None: no threshold)
+    time_sim_target:str = 'keys'        # 'keys' (last-block attention keys, VideoSAUR) | 'features' (backbone output)
 
 @dataclass
 class ScheduleConfig:
@@ -106,13 +117,70 @@ class OptimConfig:
     grad_clip:float = 0.05              # max global gradient norm
     amp:str = 'fp16'                    # 'fp16' | 'bf16' | 'fp32' (mixed precision on CUDA; CPU runs fp32)
     val_amp:bool = True                 # validate under the same autocast (the authors' Lightning trainer, precision=16, does)
+    clip_norm:str = 'l2'                # norm of the gradient clip: 'l2' (global L2) | 'inf' (largest element: STEVE)
+
+# %% ../nbs/00_core.ipynb #999332b1
+@dataclass
+class STEVEConfig:
+    "STEVE's discrete VAE, transformer decoder and their schedules (model.arch='steve'); defaults from its train.py"
+    vocab_size:int = 4096               # dVAE codebook size (one token per 4x4-pixel patch)
+    dvae_hidden:int = 64                # dVAE channels
+    cnn_hidden:int = 64                 # encoder CNN channels (its last layer gives model.feat_dim)
+    dec_blocks:int = 8                  # transformer decoder blocks
+    dec_heads:int = 4                   # their heads
+    dec_dropout:float = 0.1             # their dropout
+    tau_start:float = 1.0               # Gumbel-softmax temperature at step 0, ...
+    tau_final:float = 0.1               # ... cosine-annealed to this ...
+    tau_steps:int = 30_000              # ... over these steps
+    gumbel_hard:bool = False            # straight-through one-hot samples into the dVAE decoder
+    lr_dvae:float = 3e-4                # dVAE learning rate (constant)
+    lr_dec:float = 3e-4                 # decoder learning rate (encoder: optim.lr); both warm up over optim.warmup_steps
+    lr_half_life:int = 250_000          # steps over which the encoder and decoder learning rates halve
+    eval_clip_frames:int = 6            # clip length of STEVE's own evaluation protocol
+
+_DECODERS = dict(srl=('mlp',), videosaur=('mlp', 'slot_mixer'), steve=('transformer',))  # decoders each arch can build
+
+def _check_system(c)->None:
+    "Cross-field checks of `model.arch`: its decoder, its objectives and its inputs"
+    d, m, l, st = c.data, c.model, c.loss, c.steve
+    if m.decoder not in _DECODERS[m.arch]:
+        raise ValueError(f"model.decoder={m.decoder!r} does not fit model.arch={m.arch!r}, which builds {_DECODERS[m.arch]}")
+    if m.arch != 'srl':
+        on = [f'loss.{k}' for k in ('use_reg', 'use_deblur', 'use_denoise') if getattr(l, k)] + (['loss.w_slot_slot'] if l.w_slot_slot else [])
+        if on: raise ValueError(f"{on} are SRL / SlotContrast terms (model.arch='srl'); model.arch={m.arch!r} needs them off and 0")
+    if (m.backbone == 'none') != (m.arch == 'steve'):
+        raise ValueError(f"model.backbone={m.backbone!r} with model.arch={m.arch!r}: STEVE encodes pixels with its own CNN "
+                         "(backbone 'none'); the other systems need a timm backbone")
+    if m.arch == 'videosaur':
+        if d.clip_frames < 2:
+            raise ValueError(f"VideoSAUR predicts each patch's similarities on the next frame: data.clip_frames must be >= 2, found {d.clip_frames}")
+        if l.time_sim_temperature <= 0: raise ValueError(f"loss.time_sim_temperature must be > 0, found {l.time_sim_temperature}")
+        if l.w_time_sim < 0 or l.w_rec < 0 or l.w_time_sim + l.w_rec == 0:
+            raise ValueError(f"VideoSAUR needs w_time_sim >= 0, w_rec >= 0 and one of them > 0, found {l.w_time_sim}, {l.w_rec}")
+        if l.time_sim_target == 'keys' and d.use_feature_cache:
+            raise ValueError("loss.time_sim_target='keys' needs the backbone's attention keys, which the feature cache does not "
+                             "hold: set data.use_feature_cache=False, or time_sim_target='features'")
+    if m.arch == 'steve':
+        if m.pretrained or d.use_feature_cache:
+            raise ValueError("STEVE trains its CNN encoder on pixels: model.pretrained and data.use_feature_cache must be False")
+        if d.resolution % 4: raise ValueError(f"STEVE's dVAE cuts frames into 4x4-pixel tokens: data.resolution must be a multiple of 4, found {d.resolution}")
+        if 4 % m.patch_size:
+            raise ValueError(f"model.patch_size is STEVE's CNN stride and must be 1, 2 or 4 (it must divide the 4-pixel dVAE token), found {m.patch_size}")
+        if st.eval_clip_frames < 1: raise ValueError(f"steve.eval_clip_frames must be >= 1 frame, found {st.eval_clip_frames}")
+        if m.feat_dim % st.dec_heads: raise ValueError(f"model.feat_dim={m.feat_dim} must be divisible by steve.dec_heads={st.dec_heads}")
+        if not 0 < st.tau_final <= st.tau_start or st.tau_steps < 0:
+            raise ValueError(f"steve needs 0 < tau_final <= tau_start and tau_steps >= 0, found {st.tau_final}, {st.tau_start}, {st.tau_steps}")
+        if not 0 <= st.dec_dropout < 1: raise ValueError(f"steve.dec_dropout must be in [0, 1), found {st.dec_dropout}")
 
 # %% ../nbs/00_core.ipynb #5c133f22
 _CHOICES = dict(dataset=('movi_c', 'movi_e', 'synthetic', 'ytvis2021', 'coco'), train_aug=('resize', 'short_side_crop'),
                 enc_pos_embed=('none', 'soft', 'soft_input'), dec_pos_embed=('learned', 'fourier', 'relative'),
                 slot_contrast=('srl', 'slotcontrast'), amp=('fp16', 'bf16', 'fp32'), fg_empty=('one', 'skip'), crop_geometry=('resize_first', 'authors'),
-                ytvis_val_subset=('all', 'authors_2gpu', 'authors_1gpu'), denoise_sim_dtype=('amp', 'fp16', 'fp32'))
-_SECTIONS = dict(data=DataConfig, model=ModelConfig, loss=LossConfig, schedule=ScheduleConfig, optim=OptimConfig)
+                ytvis_val_subset=('all', 'authors_2gpu', 'authors_1gpu'), denoise_sim_dtype=('amp', 'fp16', 'fp32'),
+                arch=('srl', 'videosaur', 'steve'), slot_init=('fixed', 'sampled'), decoder=('mlp', 'slot_mixer', 'transformer'),
+                time_sim_target=('keys', 'features'), clip_norm=('l2', 'inf'))
+_SECTIONS = dict(data=DataConfig, model=ModelConfig, loss=LossConfig, schedule=ScheduleConfig, optim=OptimConfig,
+                 steve=STEVEConfig)
 
 _TYPES = dict(bool=lambda v: isinstance(v, bool), int=lambda v: isinstance(v, int) and not isinstance(v, bool),
               float=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), str=lambda v: isinstance(v, str),
@@ -128,7 +196,7 @@ def _check_type(sec:str, name:str, v, typ:str):
 
 @dataclass
 class Config:
-    "A complete run description: name, seed and the five sections"
+    "A complete run description: name, seed and the sections"
     name:str = 'movi_c'                 # preset this config came from
     seed:int = 0                        # global seed
     data:DataConfig = field(default_factory=DataConfig)
@@ -136,6 +204,7 @@ class Config:
     loss:LossConfig = field(default_factory=LossConfig)
     schedule:ScheduleConfig = field(default_factory=ScheduleConfig)
     optim:OptimConfig = field(default_factory=OptimConfig)
+    steve:STEVEConfig = field(default_factory=STEVEConfig)
 
     def __post_init__(self): self.validate()
 
@@ -152,7 +221,7 @@ class Config:
         d, m, l, sc, o = self.data, self.model, self.loss, self.schedule, self.optim
         if d.resolution % m.patch_size:
             raise ValueError(f"data.resolution={d.resolution} must be a multiple of model.patch_size={m.patch_size}")
-        if d.clip_frames % l.group_frames:
+        if m.arch == 'srl' and d.clip_frames % l.group_frames:
             raise ValueError(f"data.clip_frames={d.clip_frames} must be a multiple of loss.group_frames={l.group_frames}")
         if m.slot_dim % m.predictor_heads:
             raise ValueError(f"model.slot_dim={m.slot_dim} must be divisible by model.predictor_heads={m.predictor_heads}")
@@ -167,8 +236,9 @@ class Config:
         if d.global_batch is not None and (d.global_batch < 1 or d.global_batch % d.batch_size):
             raise ValueError(f"data.global_batch={d.global_batch} must be a positive multiple of data.batch_size={d.batch_size} "
                              f"(a step's clips are processes x micro-batches of batch_size clips each), or None")
-        if l.reg_rounds >= m.n_slots:
+        if m.arch == 'srl' and l.reg_rounds >= m.n_slots:
             raise ValueError(f"loss.reg_rounds={l.reg_rounds} must be < model.n_slots={m.n_slots}")
+        _check_system(self)
         return self
 
     @property
@@ -276,8 +346,8 @@ PRESETS = dict(movi_c=_movi_c, movi_e=_movi_e, ytvis2021=_ytvis2021, synthetic=_
 def _coco()->Config:
     c = Config(name='coco')
     c.data.dataset, c.data.resolution, c.data.train_aug = 'coco', 224, 'short_side_crop'
-    c.data.clip_frames, c.data.batch_size, c.data.val_batch_size = 1, 64, 64
-    c.data.resize_antialias = True      # as before the option existed
+    c.data.clip_frames, c.data.batch_size, c.data.global_batch, c.data.val_batch_size = 1, 64, 64, 64  # 1 GPU x 64
+    c.data.resize_antialias, c.data.fg_empty = False, 'skip'   # videosaur's Resize: no antialias; images without objects skipped
     c.model.backbone, c.model.feat_dim = 'vit_base_patch14_dinov2', 768
     c.model.n_slots, c.model.slot_dim, c.model.n_iters_first = 7, 256, 3
     c.model.decoder_hidden, c.model.decoder_layers = 2048, 3
@@ -290,6 +360,99 @@ def _coco()->Config:
     return c.validate()
 
 PRESETS['coco'] = _coco
+
+# %% ../nbs/00_core.ipynb #bf53be3c
+def _videosaur(name:str, dataset:str)->Config:
+    "The values VideoSAUR's configs share (martius-lab/videosaur, configs/videosaur/*.yml)"
+    c = Config(name=name)
+    c.data.dataset, c.data.clip_frames, c.data.hflip_prob = dataset, 4, 0.5    # train_pipeline.chunk_size, h_flip_prob
+    c.data.batch_size, c.data.global_batch, c.data.val_batch_size, c.data.num_workers = 128, 128, 16, 8  # BATCH_SIZE_PER_GPU; x NUM_GPUS 1
+    c.model.arch, c.model.slot_init, c.model.grouper_mlp = 'videosaur', 'sampled', False  # RandomInit; grouper.use_mlp: false
+    c.model.feat_dim, c.model.n_iters_first, c.model.n_iters = 768, 3, 2        # FEAT_DIM; first_step_corrector_args; n_iters
+    c.model.predictor_heads, c.model.predictor_ffn_factor = 4, 4                  # predictor: 1 block, 4 heads, hidden 4 D
+    c.model.decoder, c.model.mixer_heads, c.model.decoder_hidden = 'slot_mixer', 4, 1024  # SlotMixerDecoder, renderer_dim
+    c.loss.w_slot_slot, c.loss.use_reg, c.loss.use_deblur, c.loss.use_denoise = 0.0, False, False, False
+    c.loss.w_time_sim, c.loss.time_sim_threshold, c.loss.time_sim_target = 0.1, 0.0, 'keys'  # SIM_WEIGHT, threshold, vit_block_keys12
+    c.schedule.max_steps, c.schedule.val_every, c.schedule.log_every = 100_000, 1_000, 500  # trainer.*
+    c.optim.lr, c.optim.warmup_steps, c.optim.decay_rate = 128 / 32 * 1e-4, 2_500, 0.5   # BASE_LR scaled; exp_decay_with_warmup
+    c.optim.grad_clip, c.optim.amp = 0.05, 'fp32'                               # gradient_clip_val; default precision
+    return c
+
+def _videosaur_movi(name:str, dataset:str, n_slots:int)->Config:
+    c = _videosaur(name, dataset)                                                # configs/videosaur/movi_{c,e}.yml
+    c.data.resolution, c.data.train_aug = 224, 'resize'                         # movi_train, input_size 224
+    c.model.backbone, c.model.patch_size = 'vit_base_patch8_224.dino', 8          # VIT_MODEL vit_base_patch8_224_dino
+    c.model.n_slots, c.model.slot_dim = n_slots, 128                              # NUM_SLOTS, SLOT_DIM
+    c.model.mixer_blocks, c.model.decoder_layers = 2, 3                          # allocator.n_blocks; renderer hidden_dims
+    c.loss.w_rec, c.loss.time_sim_temperature = 0.0, 0.075                       # no loss_featrec; SIM_TEMP
+    return c.validate()
+
+def _videosaur_movi_c()->Config: return _videosaur_movi('videosaur_movi_c', 'movi_c', 11)
+def _videosaur_movi_e()->Config: return _videosaur_movi('videosaur_movi_e', 'movi_e', 15)
+
+def _videosaur_ytvis2021()->Config:
+    c = _videosaur('videosaur_ytvis2021', 'ytvis2021')                         # configs/videosaur/ytvis.yml
+    c.data.resolution, c.data.train_aug = 224, 'short_side_crop'                # short_side_resize_random, 224
+    c.model.backbone, c.model.patch_size = 'vit_base_patch16_224.dino', 16        # VIT_MODEL vit_base_patch16_224_dino
+    c.model.n_slots, c.model.slot_dim = 7, 64
+    c.model.mixer_blocks, c.model.decoder_layers = 3, 2
+    c.loss.w_rec, c.loss.time_sim_temperature = 1.0, 0.25                        # loss_featrec 1.0; SIM_TEMP
+    return c.validate()
+
+def _videosaur_ytvis2021_dinov2()->Config:
+    c = _videosaur_ytvis2021()                                                    # configs/videosaur/ytvis_dinov2.yml
+    c.name, c.data.resolution, c.data.batch_size, c.data.global_batch = 'videosaur_ytvis2021_dinov2', 518, 64, 64
+    c.model.backbone, c.model.patch_size = 'vit_base_patch14_dinov2', 14           # DINO_MODEL vit_base_patch14_dinov2.lvd142m
+    c.loss.time_sim_temperature, c.optim.lr = 0.15, 64 / 32 * 1e-4
+    return c.validate()
+
+def _steve(name:str, dataset:str)->Config:
+    c = Config(name=name)                                                         # singhgautam/steve, train.py defaults
+    c.data.dataset, c.data.resolution, c.data.clip_frames, c.data.hflip_prob = dataset, 128, 3, 0.0  # image_size, ep_len; no flip
+    c.data.batch_size, c.data.global_batch, c.data.num_workers = 24, 24, 4       # batch_size (one DataParallel batch), num_workers
+    c.model.arch, c.model.backbone, c.model.pretrained, c.model.decoder = 'steve', 'none', False, 'transformer'
+    c.model.feat_dim, c.model.patch_size = 192, 2                                 # d_model; CNN stride 2 at 128 px
+    c.model.n_slots, c.model.slot_dim, c.model.n_iters_first, c.model.n_iters = 15, 192, 2, 2  # num_slots, slot_size, num_iterations
+    c.model.slot_init, c.model.grouper_hidden = 'sampled', 192                    # Gaussian slots; mlp_hidden_size
+    c.model.predictor_heads, c.model.predictor_scale_quirk = 4, False             # num_predictor_heads; standard scaling
+    c.loss.w_slot_slot, c.loss.use_reg, c.loss.use_deblur, c.loss.use_denoise = 0.0, False, False, False
+    c.schedule.max_steps = 200_000                                                # steps
+    c.optim.lr, c.optim.warmup_steps, c.optim.grad_clip, c.optim.clip_norm = 1e-4, 30_000, 0.05, 'inf'  # lr_enc, lr_warmup_steps, clip
+    c.optim.amp = 'fp32'
+    return c.validate()
+
+def _steve_movi_c()->Config: return _steve('steve_movi_c', 'movi_c')
+def _steve_movi_e()->Config: return _steve('steve_movi_e', 'movi_e')
+
+def system_on_synthetic(arch:str,   # 'videosaur' | 'steve'
+                        base:Config, # an SRL config on the synthetic videos: a study setting ('synthetic', 'synthetic_twins', ...)
+                       )->Config:
+    "The CPU-sized VideoSAUR or STEVE run with `base`'s videos, steps, batches and clips"
+    if base.model.arch != 'srl' or base.data.dataset != 'synthetic':
+        raise ValueError(f"expected an SRL config on the synthetic videos, found model.arch={base.model.arch!r} on {base.data.dataset!r}")
+    c = Config.from_dict(base.to_dict())
+    c.name = f"{arch}_{base.name}"
+    if arch == 'videosaur':                                                       # base's model sizes and position switches
+        c.model.arch, c.model.slot_init, c.model.grouper_mlp = 'videosaur', 'sampled', False
+        c.loss.w_slot_slot, c.loss.use_reg, c.loss.use_deblur, c.loss.use_denoise = 0.0, False, False, False
+        c.loss.w_rec, c.loss.w_time_sim, c.loss.time_sim_target = 0.0, 0.1, 'features'  # the patch backbone has no keys
+        return c.validate()
+    if arch != 'steve': raise ValueError(f"arch must be 'videosaur' or 'steve', found {arch!r}")
+    s = _steve(c.name, 'synthetic')
+    s.seed, s.data, s.schedule = c.seed, c.data, c.schedule
+    s.data.resolution, s.data.use_feature_cache, s.data.hflip_prob = 64, False, 0.0    # pixels at 64 px, no flips (STEVE)
+    s.model.feat_dim, s.model.patch_size, s.model.n_slots, s.model.slot_dim, s.model.grouper_hidden = 64, 4, c.model.n_slots, 64, 64
+    s.steve.vocab_size, s.steve.dvae_hidden, s.steve.cnn_hidden, s.steve.dec_blocks = 64, 32, 32, 2
+    f = s.schedule.max_steps / 200_000                                            # STEVE's schedules at the same fractions of the run
+    s.steve.tau_steps, s.steve.lr_half_life, s.optim.warmup_steps = round(30_000 * f), round(250_000 * f), round(30_000 * f)
+    return s.validate()
+
+def _videosaur_synthetic()->Config: return system_on_synthetic('videosaur', _synthetic())
+def _steve_synthetic()->Config: return system_on_synthetic('steve', _synthetic())
+
+PRESETS.update(videosaur_movi_c=_videosaur_movi_c, videosaur_movi_e=_videosaur_movi_e, videosaur_ytvis2021=_videosaur_ytvis2021,
+               videosaur_ytvis2021_dinov2=_videosaur_ytvis2021_dinov2, videosaur_synthetic=_videosaur_synthetic,
+               steve_movi_c=_steve_movi_c, steve_movi_e=_steve_movi_e, steve_synthetic=_steve_synthetic)
 
 # %% ../nbs/00_core.ipynb #50e21c68
 def _field_index()->dict:

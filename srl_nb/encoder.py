@@ -12,8 +12,9 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'PATCH_BACKBONES', 'preprocess_frames', 'WeightsNotFoundError', 'create_vit',
-           'FrozenBackbone', 'FeatureCache', 'CachedClipDataset']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'PATCH_BACKBONES', 'preprocess_frames', 'weights_dir', 'ssl_backbone_card',
+           'ssl_backbones', 'WeightsNotFoundError', 'create_vit', 'FrozenBackbone', 'features_and_keys', 'FeatureCache',
+           'CachedClipDataset']
 
 # %% ../nbs/03_encoder.ipynb #48c8eabe
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -21,7 +22,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def preprocess_frames(frames, # uint8 (..., H, W, 3) numpy array or tensor, RGB
                       resolution:int, # output side in pixels (square)
-                      flip:bool=False, # mirror horizontally
+                      flip:bool|Tensor=False, # mirror horizontally: one bool, or bool per leading index, e.g. (B,) for (B,T,H,W,3)
+                      antialias:bool=True, # torch's antialiased bicubic (the authors' transforms: False; configs: data.resize_antialias)
                      )->Tensor: # float32 (..., 3, resolution, resolution), ImageNet-normalised
     "uint8 RGB frames -> bicubic resize, clamp to [0,1], ImageNet normalisation (channels first)"
     x = frames if isinstance(frames, Tensor) else torch.from_numpy(np.array(frames))  # copy: memmaps are read-only
@@ -32,14 +34,42 @@ def preprocess_frames(frames, # uint8 (..., H, W, 3) numpy array or tensor, RGB
     lead = x.shape[:-3]
     x = x.reshape(-1, *x.shape[-3:]).permute(0, 3, 1, 2).float() / 255.  # (M, 3, H, W)
     if tuple(x.shape[-2:]) != (resolution, resolution):
-        x = F.interpolate(x, size=(resolution, resolution), mode='bicubic', align_corners=False, antialias=True)
+        x = F.interpolate(x, size=(resolution, resolution), mode='bicubic', align_corners=False, antialias=antialias)
     x = x.clamp(0, 1)
-    if flip: x = x.flip(-1)
-    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    if isinstance(flip, Tensor):                                          # per clip: (B,) flags for (B, T, ...)
+        if tuple(flip.shape) != tuple(lead[:flip.ndim]):
+            raise ValueError(f"flip flags of shape {tuple(flip.shape)} do not match the leading dims {tuple(lead)} of the frames")
+        f = flip.to(x.device, torch.bool).reshape(*flip.shape, *[1] * (len(lead) - flip.ndim)).expand(lead).reshape(-1)
+        x = torch.where(f[:, None, None, None], x.flip(-1), x)                # (M, 3, r, r)
+    elif flip: x = x.flip(-1)
+    mean, std = _mean_std(x.device)                                       # on the frames' device: a GPU batch stays there
     return ((x - mean) / std).reshape(*lead, 3, resolution, resolution)
+
+_MEAN_STD = {}  # device -> ImageNet mean and std, (1,3,1,1) each
+
+def _mean_std(device):
+    "ImageNet mean and std on `device`, made once per device (making them copies from the host, which waits for a GPU)"
+    if device not in _MEAN_STD:
+        _MEAN_STD[device] = tuple(torch.tensor(v, device=device).view(1, 3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+    return _MEAN_STD[device]
 
 # %% ../nbs/03_encoder.ipynb #6f583d7d
 PATCH_BACKBONES = {'random_patch14': 'vit_small_patch14_dinov2'}  # offline name -> seeded timm model it is cut from
+
+def weights_dir()->Path:
+    "The folder of backbone weights trained in this project (`srl_nb/weights`)"
+    import srl_nb
+    return Path(srl_nb.__file__).parent / 'weights'
+
+def ssl_backbone_card(name:str, # backbone name, e.g. 'synth_ssl_vit_p8'
+                     )->dict|None:  # the card of a backbone trained in this project (architecture, weights file, sha256, recipe), or None
+    "The JSON card `srl_nb/weights/<name>.json` of a backbone self-supervised in this project, if there is one"
+    f = weights_dir() / f'{name}.json'
+    return json.loads(f.read_text()) if f.is_file() else None
+
+def ssl_backbones()->list:
+    "Names of the backbones self-supervised in this project whose cards are committed"
+    return sorted(f.stem for f in weights_dir().glob('*.json'))
 
 class WeightsNotFoundError(RuntimeError):
     "Pretrained backbone weights were requested but could not be found"
@@ -57,9 +87,11 @@ def create_vit(name:str, # timm model name, e.g. 'vit_small_patch14_dinov2'
               )->tuple: # (timm model, weights identity string)
     "Create a timm ViT with `dynamic_img_size`, from a local file, the hub, or a seeded random init"
     import timm
+    card = ssl_backbone_card(name)
+    if card is not None: return _create_ssl_vit(name, card, pretrained, weights_path, seed)
     if not timm.is_model(name):
         raise ValueError(f"unknown backbone {name!r}: expected a timm model name such as 'vit_small_patch14_dinov2' "
-                         f"or one of {sorted(PATCH_BACKBONES)}")
+                         f"or one of {sorted(PATCH_BACKBONES) + ssl_backbones()}")
     kw = dict(dynamic_img_size=True, num_classes=0)
     if weights_path is not None:
         p = Path(weights_path)
@@ -87,11 +119,38 @@ def create_vit(name:str, # timm model name, e.g. 'vit_small_patch14_dinov2'
 
 _RANDOM_INIT = {}  # (name, seed) -> the seeded randomly initialised model (copied on use)
 
+def _create_ssl_vit(name:str, card:dict, pretrained:bool, weights_path, seed:int)->tuple:
+    "A backbone of this project: its card's timm architecture, with the committed weights (or a file, or a seeded random init)"
+    import timm
+    from safetensors.torch import load_file
+    kw = dict(dynamic_img_size=True, num_classes=0, **card['arch'])
+    if not pretrained and weights_path is None:
+        if (name, seed) not in _RANDOM_INIT:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                _RANDOM_INIT[name, seed] = timm.create_model(card['timm_name'], pretrained=False, **kw)
+        return copy.deepcopy(_RANDOM_INIT[name, seed]), f'random-init seed={seed}'
+    p = Path(weights_path) if weights_path is not None else weights_dir() / card['file']
+    if not p.is_file():
+        raise WeightsNotFoundError(f"weights file of {name!r} not found: {str(p)!r}. The committed file is "
+                                   f"srl_nb/weights/{card['file']}; `{card['command']}` rebuilds it.")
+    sha = _file_sha256(p)
+    if weights_path is None and sha != card['sha256']:
+        raise ValueError(f"{p} has sha256 {sha}, but its card {name}.json records {card['sha256']}: the file was "
+                         f"changed or truncated; restore it from the repository or rebuild it with `{card['command']}`")
+    m = timm.create_model(card['timm_name'], pretrained=False, **kw)
+    sd = {k: v.float() for k, v in load_file(str(p)).items()}
+    missing, unexpected = m.load_state_dict(sd, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"{p} does not fit the architecture of {name!r} {card['arch']}: missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]}")
+    return m, f"{card['trained_on']}, not DINOv2: file sha256={sha}"
+
 # %% ../nbs/03_encoder.ipynb #690219bc
 class FrozenBackbone(nn.Module):
     "A frozen ViT returning last-block patch features before the final norm, CLS dropped: (..., 3, H, W) -> (..., N, C)"
     def __init__(self,
-        name:str='vit_small_patch14_dinov2', # timm DINOv2 name, or 'random_patch14' (embedding of the seeded ViT-S/14)
+        name:str='vit_small_patch14_dinov2', # timm DINOv2 name, 'random_patch14' (embedding of the seeded ViT-S/14), or a backbone of `ssl_backbones()`
         resolution:int=336,        # expected input side H = W in pixels
         pretrained:bool=False,     # load pretrained weights (see `create_vit`)
         weights_path:str|None=None, # local weights file
@@ -159,6 +218,27 @@ class FrozenBackbone(nn.Module):
         out = torch.cat([self._features(flat[i:i + self.chunk]) for i in range(0, len(flat), self.chunk)])
         return out.reshape(*lead, self.n_patches, self.feat_dim)
 
+# %% ../nbs/03_encoder.ipynb #7383c545
+@torch.no_grad()
+def features_and_keys(backbone:FrozenBackbone, # a frozen ViT backbone with attention blocks
+                      x:Tensor,                # (..., 3, H, W) float, ImageNet-normalised, H = W = backbone.resolution
+                     )->tuple:                 # (features (..., N, C) equal to `backbone(x)`, keys (..., N, C) of the last block)
+    "Last-block features and the last block's attention keys (VideoSAUR's similarity target) in one pass"
+    if backbone.patch_only:
+        raise ValueError(f"backbone {backbone.name!r} is a patch embedding without attention blocks, so it has no keys; "
+                         "use the features as the similarity target instead (loss.time_sim_target='features')")
+    backbone.check_input(x)
+    v, lead, C = backbone.vit, x.shape[:-3], backbone.feat_dim
+    flat, feats, keys = x.reshape(-1, *x.shape[-3:]), [], []
+    for i in range(0, len(flat), backbone.chunk):
+        h = v._pos_embed(v.patch_embed(flat[i:i + backbone.chunk]))   # (M, P+N, C), P prefix tokens
+        h = v.blocks[:-1](v.norm_pre(v.patch_drop(h)))
+        last = v.blocks[-1]
+        keys.append(last.attn.qkv(last.norm1(h)).unflatten(-1, (3, C))[..., 1, :][:, v.num_prefix_tokens:])  # (M, N, C)
+        feats.append(last(h)[:, v.num_prefix_tokens:])                 # (M, N, C), no final norm
+    shape = (*lead, backbone.n_patches, C)
+    return torch.cat(feats).reshape(shape), torch.cat(keys).reshape(shape)
+
 # %% ../nbs/03_encoder.ipynb #186c6998
 def _key_dirname(key:dict)->str:
     h = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
@@ -200,6 +280,7 @@ class FeatureCache:
     def make_key(backbone:FrozenBackbone, # the frozen backbone
                  frames, # indexable: frames[v] is uint8 (T, H, W, 3)
                  dataset:str, split:str, # dataset and split names
+                 antialias:bool=True, # how the frames are resized (`preprocess_frames`)
                 )->dict:
         "The fields that identify a cache, including a fingerprint of the first, middle and last videos' pixels"
         V = len(frames)
@@ -208,7 +289,8 @@ class FeatureCache:
         for v in sorted({0, V // 2, V - 1}) if V else []: h.update(np.ascontiguousarray(frames[v]).tobytes())
         return dict(backbone=backbone.name, weights=backbone.weights_id, resolution=backbone.resolution,
                     dataset=dataset, split=split, n_videos=V, n_frames=T, frames_sha1=h.hexdigest(),
-                    n_patches=backbone.n_patches, feat_dim=backbone.feat_dim, dtype='float16')
+                    n_patches=backbone.n_patches, feat_dim=backbone.feat_dim, dtype='float16',
+                    **({} if antialias else {'resize': 'bicubic without antialiasing'}))
 
     @classmethod
     def build(cls,
@@ -220,9 +302,10 @@ class FeatureCache:
         batch_frames:int=64, # frames per backbone call
         device:str|torch.device='cpu', # where the backbone runs
         verbose:bool=False, # print progress
+        antialias:bool=True, # antialiased bicubic resize of the frames (configs: data.resize_antialias)
     )->FeatureCache:
         "Open the cache for this key under `root`, computing it first if it does not exist"
-        key = cls.make_key(backbone, frames, dataset, split)
+        key = cls.make_key(backbone, frames, dataset, split, antialias)
         V, T = key['n_videos'], key['n_frames']
         path = Path(root) / _key_dirname(key)
         if (path / 'key.json').is_file(): return cls(path, expected=key)
@@ -237,7 +320,7 @@ class FeatureCache:
             if fr.shape[0] != T:
                 raise ValueError(f"video {v} has {fr.shape[0]} frames, expected {T} like video 0")
             for flip in (0, 1):
-                x = preprocess_frames(fr, backbone.resolution, flip=bool(flip))  # (T, 3, H, W)
+                x = preprocess_frames(fr, backbone.resolution, flip=bool(flip), antialias=antialias)  # (T, 3, H, W)
                 feats = torch.cat([bb(x[i:i + batch_frames].to(device)) for i in range(0, T, batch_frames)])
                 out[v, flip] = feats.cpu().numpy().astype(np.float16)  # (T, N, C)
             if verbose and (v + 1) % max(1, V // 10) == 0: print(f"{v+1}/{V} videos, {time.time()-t0:.0f}s")
