@@ -69,6 +69,10 @@ SYNTH_CONFIGS = {
     # MOVi-C-like benchmark: 3-10 objects, textures, look-alike colours, textured drifting background
     'movi_c_like': SynthConfig('movi_c_like', min_objects=3, max_objects=10, lookalike_prob=0.35,
                                n_train=1000, n_val=250),
+    # 3-6 objects, each flat, striped, checked or noisy; half of those after the first copy an earlier object's colour;
+    # drifting textured background: neither colour nor texture alone tells the objects apart (the `synthetic_ssl` default)
+    'textured': SynthConfig('textured', min_objects=3, max_objects=6, lookalike_prob=0.5, lookalike_bg_prob=0.0,
+                            radius=(0.1, 0.18), n_train=500, n_val=48),
     # MOVi-E-like: many more (and smaller) objects, up to 23
     'movi_e_like': SynthConfig('movi_e_like', min_objects=8, max_objects=23, radius=(0.05, 0.12),
                                lookalike_prob=0.35, n_train=1000, n_val=250),
