@@ -17,9 +17,13 @@ $(STAMP): requirements.txt settings.ini setup.py
 
 install: $(STAMP)
 
+# `make train` prints the notebook's outputs as they come (--log-output), the training's progress lines among them,
+# and ends with the final metrics and where the figures are.
 train: $(STAMP)
 	mkdir -p runs
-	HF_HUB_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/papermill nbs/10_train_movi.ipynb runs/train_movi.ipynb
+	HF_HUB_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/papermill --log-output --no-progress-bar nbs/10_train_movi.ipynb runs/train_movi.ipynb
+	$(BIN)/python -c "from srl_nb.cli import run_summary; run_summary('runs/train_movi')"
+	@echo "executed notebook: runs/train_movi.ipynb"
 
 test: $(STAMP)
 	export HF_HUB_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=2 PATH=$(CURDIR)/$(BIN):$$PATH; \

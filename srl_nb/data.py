@@ -17,8 +17,8 @@ from torch.utils.data import DataLoader, Dataset
 __all__ = ['log', 'IMAGENET_MEAN', 'IMAGENET_STD', 'TFDS_NAMES', 'DATASETS', 'CACHE_FORMAT', 'AUGS', 'ClipPlan', 'clip_plan',
            'DataError', 'tfds_dir', 'cache_path', 'source_fingerprint', 'open_cache', 'prepare_cache', 'dataset_source',
            'split_arrays', 'to_float', 'resize_frames', 'resize_ids', 'normalize', 'denormalize', 'CacheSource',
-           'short_side_size', 'crop_offsets', 'VideoDataset', 'TrainLoader', 'train_loader', 'val_loader',
-           'make_loader']
+           'short_side_size', 'crop_offsets', 'VideoDataset', 'clip_requests', 'TrainLoader', 'train_dataset',
+           'train_loader', 'val_loader', 'make_loader']
 
 # %% ../nbs/02_data.ipynb #f2ed4b89
 log = logging.getLogger(__name__)
@@ -349,6 +349,14 @@ def _collate(items:list[dict])->dict:
     if len(ts) > 1: raise ValueError(f"cannot batch videos of shapes {sorted(ts)}; use a batch size of 1 for variable-length videos")
     return {k: torch.stack([it[k] for it in items]) for k in items[0]}
 
+def clip_requests(plan:ClipPlan, # the clip plan of `epoch`
+                  sl:slice,       # which clips of the plan (one batch, or one rank's share of it)
+                  clip_frames:int,# T, frames per clip
+                  epoch:int,      # the epoch the plan belongs to
+                 )->list:         # [(video, start, n, flip, epoch)], what `VideoDataset.__getitem__` takes
+    "The dataset requests of the clips `sl` of `plan`"
+    return [(int(v), int(s), clip_frames, bool(f), epoch) for v, s, f in zip(plan.order[sl], plan.starts[sl], plan.flips[sl])]
+
 class TrainLoader:
     "Batches of aligned training clips for a seed, resumable at (epoch, batch)"
     def __init__(self, dataset:VideoDataset, # the training dataset
@@ -371,8 +379,7 @@ class TrainLoader:
         return clip_plan(self.seed, epoch, self.ds.source.n_videos, self.ds.source.n_frames, self.T, self.p)
     def requests(self, epoch:int, batch:int)->list:
         "The (video, start, n, flip, epoch) requests of one batch"
-        pl = self.plan(epoch); sl = slice(batch * self.bs, (batch + 1) * self.bs)
-        return [(int(v), int(s), self.T, bool(f), epoch) for v, s, f in zip(pl.order[sl], pl.starts[sl], pl.flips[sl])]
+        return clip_requests(self.plan(epoch), slice(batch * self.bs, (batch + 1) * self.bs), self.T, epoch)
     def state_dict(self)->dict: return {'epoch': self.epoch, 'batch': self.batch}
     def load_state_dict(self, sd:dict):
         if not 0 <= sd['batch'] <= len(self): raise ValueError(f"batch {sd['batch']} outside [0, {len(self)}]")
@@ -381,9 +388,7 @@ class TrainLoader:
         e, b0 = self.epoch, self.batch
         if b0 >= len(self): e, b0 = e + 1, 0
         pl = self.plan(e)
-        reqs = [[(int(v), int(s), self.T, bool(f), e) for v, s, f in
-                 zip(pl.order[k * self.bs:(k + 1) * self.bs], pl.starts[k * self.bs:(k + 1) * self.bs], pl.flips[k * self.bs:(k + 1) * self.bs])]
-                for k in range(b0, len(self))]
+        reqs = [clip_requests(pl, slice(k * self.bs, (k + 1) * self.bs), self.T, e) for k in range(b0, len(self))]
         dl = DataLoader(self.ds, batch_sampler=reqs, num_workers=self.nw, collate_fn=_collate,
                         persistent_workers=False, multiprocessing_context='fork' if self.nw else None)
         self.epoch, self.batch = e, b0
@@ -410,15 +415,19 @@ def _cache_source(name, data_dir, split, mx):
         return CacheSource(prepare_cache(name, data_dir, split, mx))
     return CacheSource(prepare_cache(name, data_dir, split), max_videos=mx)
 
+def train_dataset(cfg)->VideoDataset: # `cfg.data`'s training videos as model-ready clips (pixels)
+    "The training split of `cfg` with its training transform"
+    d = cfg.data
+    if d.dataset not in DATASETS: raise KeyError(f"unknown dataset {d.dataset!r}; valid: {DATASETS}")
+    aug = 'short_side_crop' if d.train_aug == 'short_side_crop' else 'resize'
+    return VideoDataset(_source(cfg, 'train'), d.resolution, aug, cfg.seed)
+
 def train_loader(cfg, # a `Config`; uses cfg.seed and cfg.data
                  state:dict|None=None, # a `TrainLoader.state_dict()` to resume from
                 )->TrainLoader:
     "The training loader of `cfg.data.dataset`: aligned clips, flips, batches {'video','video_idx','start','flip'}"
     d = cfg.data
-    if d.dataset not in DATASETS: raise KeyError(f"unknown dataset {d.dataset!r}; valid: {DATASETS}")
-    aug = 'short_side_crop' if d.train_aug == 'short_side_crop' else 'resize'
-    ds = VideoDataset(_source(cfg, 'train'), d.resolution, aug, cfg.seed)
-    tl = TrainLoader(ds, d.batch_size, d.clip_frames, d.hflip_prob, cfg.seed, d.num_workers)
+    tl = TrainLoader(train_dataset(cfg), d.batch_size, d.clip_frames, d.hflip_prob, cfg.seed, d.num_workers)
     if state is not None: tl.load_state_dict(state)
     return tl
 

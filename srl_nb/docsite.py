@@ -24,10 +24,11 @@ from nbdev.config import get_config
 # %% ../nbs/99_docsite.ipynb #f9a25609
 SECTIONS = (
     ('Foundation', ('00_core',)),
-    ('Data', ('01_synthetic', '02_data', '02a_ytvis', '02b_davis', '02c_coco')),
+    ('Data', ('01_synthetic', '02_data', '02a_ytvis', '02b_davis', '02c_streams', '02c_coco')),
     ('Model', ('03_encoder', '04_slot_attention', '05_decoder', '06_model', '06a_convert')),
-    ('Method', ('09a_vicious_cycle', '07_losses', '07a_slot_regulariser', '07b_contrastive', '08a_image_mode', '09_trainer')),
+    ('Method', ('09a_vicious_cycle', '07_losses', '07a_slot_regulariser', '07b_contrastive', '08a_image_mode', '09_schedule')),
     ('Metrics', ('08_metrics',)),
+    ('Training', ('09b_loop', '09c_checkpoints', '09d_distributed', '09e_evaluate', '09f_cli')),
     ('Experiments', ('10_train_movi', '11_train_ytvis', '12_study', '12a_sweep')),
     ('Documentation', ('99_docsite',)),
 )

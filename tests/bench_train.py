@@ -9,7 +9,8 @@ import torch
 from srl_nb.core import get_preset
 from srl_nb.model import SRLModel
 from srl_nb.synthetic import build_synthetic
-from srl_nb.train import make_train_stream, compute_losses, feature_cache, _inputs
+from srl_nb.train import compute_losses
+from srl_nb.streams import make_train_stream, feature_cache, model_inputs
 
 def steps_per_s(cfg, n_steps, device):
     "Time n_steps optimisation steps (after one warm-up step) of `cfg` with its active objectives at step 0"
@@ -21,7 +22,7 @@ def steps_per_s(cfg, n_steps, device):
     opt = torch.optim.Adam(params, lr=1e-4)
     def step():
         b = next(stream)
-        out = model(**_inputs(b, device))
+        out = model(**model_inputs(b, device))
         total, _ = compute_losses(out, cfg, 0)
         opt.zero_grad(); total.backward(); torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step()
         if device != 'cpu': torch.cuda.synchronize()

@@ -1,9 +1,12 @@
-"Trainer: exact resume, feature-cache path, checkpoint compatibility, DDP on CPU (gloo), the papermill run notebook."
+"Trainer: exact resume, feature-cache path, checkpoint compatibility, TensorBoard events, DDP on CPU (gloo), the papermill run notebooks."
 import json, os, subprocess, sys, textwrap
 from pathlib import Path
 import pytest, torch
 from srl_nb.core import get_preset
-from srl_nb.train import train, read_log, load_checkpoint, make_train_stream
+from srl_nb.train import train, read_log, read_tensorboard
+from srl_nb.schedule import LOSS_NAMES, stage_index
+from srl_nb.checkpoint import load_checkpoint
+from srl_nb.streams import make_train_stream
 from srl_nb.synthetic import build_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +56,34 @@ def test_checkpoint_from_other_config_fails(data_dir, tmp_path):
     with pytest.raises(ValueError, match='not an srl_nb checkpoint'):
         load_checkpoint(tmp_path / 'bad.ckpt')
 
+def test_tensorboard_events(data_dir, tmp_path):
+    "The event file holds every logged term, the stage, every validation metric and a mask overlay per validation; it changes no weight"
+    cfg = tiny(data_dir)
+    train(cfg, tmp_path / 'on', progress=False)
+    ea, log = read_tensorboard(tmp_path / 'on' / 'tb'), read_log(tmp_path / 'on' / 'log.jsonl')
+    steps, vals = [r for r in log if 'split' not in r], [r for r in log if r.get('split') == 'val']
+    def same(tag, recs, key):   # the tag's (step, value) events are the log's records, value for value (float32)
+        ev = ea.Scalars(tag)
+        assert [e.step for e in ev] == [r['step'] for r in recs], tag
+        assert [e.value for e in ev] == pytest.approx([r[key] for r in recs], rel=1e-6, nan_ok=True), tag
+    logged = {k for r in steps for k in r} & set(LOSS_NAMES)
+    assert logged == set(LOSS_NAMES)                                   # the tiny schedule visits every objective
+    for k in logged: same(f'loss/{k}', [r for r in steps if k in r], k)
+    same('loss/total', steps, 'loss')
+    for k in ('lr', 'grad_norm', 'steps_per_s'): same(f'train/{k}', steps, k)
+    same('train/stage', [dict(step=r['step'], stage=stage_index(cfg, r['step'])) for r in steps], 'stage')
+    names = [(e.step, e.tensor_proto.string_val[0].decode()) for e in ea.Tensors('train/stage_name/text_summary')]
+    assert names == [(0, 'stage 1: base+reg'), (3, 'stage 2: base'), (5, 'stage 3: base+deblur+denoise')]
+    metrics = [k for k in vals[0] if k not in ('step', 'split')]
+    assert len(metrics) > 20 and 'dec_video_fg_ari' in metrics and 'diag_grad_hf' in metrics
+    for k in metrics: same(f'val/{k}', vals, k)
+    imgs = ea.Images('val/masks')
+    assert [e.step for e in imgs] == [r['step'] for r in vals] and all(e.width > 100 and e.height > 100 for e in imgs)
+    train(cfg, tmp_path / 'off', progress=False, tensorboard=False)
+    assert not (tmp_path / 'off' / 'tb').exists()
+    a, b = _weights(tmp_path / 'on' / 'final.ckpt'), _weights(tmp_path / 'off' / 'final.ckpt')
+    for k in a: assert torch.equal(a[k], b[k]), k
+
 def test_feature_cache_path_matches_pixels(data_dir, tmp_path):
     "The cached-feature stream serves the clips of the pixel stream, and its features are the backbone's"
     from srl_nb.model import SRLModel
@@ -75,7 +106,7 @@ def test_feature_cache_path_matches_pixels(data_dir, tmp_path):
 
 def test_stream_position_and_ranks(data_dir):
     "Ranks read disjoint clips whose union is one global batch; a restored position continues the sequence"
-    from srl_nb.train import Dist
+    from srl_nb.distributed import Dist
     cfg = tiny(data_dir, batch_size=1)
     s0, s1 = (make_train_stream(cfg, Dist(r, 2)) for r in (0, 1))
     whole = make_train_stream(tiny(data_dir, batch_size=2))
@@ -90,7 +121,8 @@ DDP_WORKER = textwrap.dedent('''
     import sys, json, torch, torch.distributed as dist
     from pathlib import Path
     from srl_nb.core import Config
-    from srl_nb.train import train, init_dist, finish_dist
+    from srl_nb.train import train
+    from srl_nb.distributed import init_dist, finish_dist
     cfg = Config.from_dict(json.loads(sys.argv[1])); out = sys.argv[2]; stop = int(sys.argv[3]); resume = sys.argv[4] == '1'
     d = init_dist()
     res = train(cfg, out, resume=resume, progress=False, stop_at=stop or None)
@@ -121,6 +153,7 @@ def test_ddp_gloo_two_processes(data_dir, tmp_path):
     log = read_log(tmp_path / 'full' / 'log.jsonl')
     assert [r['step'] for r in log if 'split' not in r] == [0, 1, 2, 3]      # rank 0 alone writes the log
     assert [r['n_videos'] for r in log if r.get('split') == 'val'] == [2]     # validation reduced over ranks
+    assert len(list((tmp_path / 'full' / 'tb').glob('events.*'))) == 1        # and rank 0 alone writes TensorBoard events
     _torchrun(tmp_path, cfg, tmp_path / 'cut', stop=2)
     _torchrun(tmp_path, cfg, tmp_path / 'cut', resume=True)
     a, b = _weights(tmp_path / 'full' / 'final.ckpt'), _weights(tmp_path / 'cut' / 'final.ckpt')
@@ -128,7 +161,7 @@ def test_ddp_gloo_two_processes(data_dir, tmp_path):
 
 EXIT_RACE_WORKER = textwrap.dedent('''
     import sys, torch, torch.nn as nn, torch.distributed as dist
-    from srl_nb.train import init_dist, finish_dist
+    from srl_nb.distributed import init_dist, finish_dist
     d = init_dist()
     net = nn.parallel.DistributedDataParallel(nn.Linear(3, 2)); net(torch.randn(4, 3)).sum().backward()
     g = [torch.zeros(1) for _ in range(d.world)]; dist.all_gather(g, torch.ones(1))
@@ -156,6 +189,13 @@ def test_papermill_run_notebook(data_dir, tmp_path):
     assert [r['step'] for r in read_log(out / 'log.jsonl') if 'split' not in r] == [0, 1, 2]
     m = json.loads((out / 'metrics_validation.json').read_text())
     assert -1 <= m['dec_video_fg_ari'] <= 1 and (out / 'masks_validation.png').stat().st_size > 0   # an ARI: chance is 0, below is possible
+    printed = ''.join(''.join(o.get('text', '')) for c in json.loads((tmp_path / 'out.ipynb').read_text())['cells'] for o in c.get('outputs', []))
+    assert 'step 1/3 (33%) | base+reg | loss' in printed and 'step 3/3 (100%)' in printed and 'ETA' in printed   # the progress lines
+    assert 'validation at step 3: dec_video_fg_ari' in printed
+    for f in ('loss_curves.png', 'val_curves.png', 'kmeans_floor.json'): assert (out / f).stat().st_size > 0, f
+    from srl_nb.cli import run_summary
+    text = run_summary(out)
+    assert 'k-means floor' in text and 'loss_curves.png' in text and 'tensorboard --logdir' in text
 
 def test_papermill_study_notebook(data_dir, tmp_path):
     "Notebook 12 through papermill with two tiny configurations: table written, finished runs are reused"
