@@ -59,7 +59,7 @@ def deblur_contrastive_loss_dense(recon_proj:Tensor,  # Proj1(R), (B,T,N,D) befo
         return ((pos_term + semi_term) / 2).mean()
 
 # %% ../nbs/07b_contrastive.ipynb #714610c7
-def _denoise_inputs(feat_proj, backbone_feats, dec_masks, topk, group_frames, temperature, base_temperature):
+def _denoise_inputs(feat_proj, backbone_feats, dec_masks, topk, group_frames, temperature, base_temperature, sim_dtype=None):
     "Check shapes; return z (G,L,D), normalised detached backbone features f (G,L,C), labels, K*g, lambda"
     B, T, N, D = check_shape('feat_proj', feat_proj, 'BTND').values()
     check_shape('backbone_feats', backbone_feats, 'BTNC', B=B, T=T, N=N)
@@ -71,7 +71,10 @@ def _denoise_inputs(feat_proj, backbone_feats, dec_masks, topk, group_frames, te
     if L < 2: raise ValueError(f"the denoising contrast needs g*N >= 2 tokens per group, found g*N={L}")
     if not 1 <= n_pos <= L:
         raise ValueError(f"topk*group_frames={topk}*{group_frames}={n_pos} must be in [1, g*N={L}]")
-    return z, f.to(z.dtype), mask_labels(dec_masks, group_frames), n_pos, lam
+    if sim_dtype not in (None, torch.float16, torch.bfloat16):
+        raise ValueError(f"sim_dtype must be None, torch.float16 or torch.bfloat16, found {sim_dtype}")
+    f = f.to(z.dtype if sim_dtype is None else sim_dtype)      # half: the cosines (and so the top-K) are half too
+    return z, f, mask_labels(dec_masks, group_frames), n_pos, lam
 
 def denoise_contrastive_loss_dense(feat_proj:Tensor,      # Proj2(Z), (B,T,N,D) before normalisation
                                    backbone_feats:Tensor, # F, (B,T,N,C) raw backbone features (detached here)
@@ -79,11 +82,12 @@ def denoise_contrastive_loss_dense(feat_proj:Tensor,      # Proj2(Z), (B,T,N,D) 
                                    topk:int,              # K; positives are the top K*g neighbours, ties included
                                    group_frames:int=4,    # g
                                    temperature:float=0.1, base_temperature:float=0.07, # tau, tau_base
+                                   sim_dtype:torch.dtype|None=None, # precision of the backbone cosines (None: the loss's)
                                   )->Tensor:              # scalar
     "Denoising contrast, dense reference: all (gN)^2 logits and similarities of every group at once"
     with full_precision(feat_proj):
         z, f, y, n_pos, lam = _denoise_inputs(feat_proj, backbone_feats, dec_masks, topk, group_frames,
-                                              temperature, base_temperature)
+                                              temperature, base_temperature, sim_dtype)
         L = z.shape[1]
         not_self = ~torch.eye(L, dtype=torch.bool, device=z.device)          # (L,L)
         selfsim = f @ f.transpose(1, 2)                                       # (G,L,L) backbone cosines
@@ -224,11 +228,13 @@ def denoise_contrastive_loss(feat_proj:Tensor,      # Proj2(Z), (B,T,N,D) before
                              base_temperature:float=0.07, # tau_base; the loss is scaled by tau/tau_base
                              lean:bool=True,        # stream row blocks (False: the dense reference)
                              block_size:int=1024,   # anchor rows per block when lean
+                             sim_dtype:torch.dtype|None=None, # precision of the backbone cosines that pick the positives
+                                                    # (None: the loss's; torch.float16: the authors' under AMP)
                             )->Tensor:              # float32 scalar for half inputs, else the input dtype
     "Denoising contrast: encoder token -> backbone neighbours (positives), same decoder slot (semi-positives)"
     if not lean: return denoise_contrastive_loss_dense(feat_proj, backbone_feats, dec_masks, topk, group_frames,
-                                                       temperature, base_temperature)
+                                                       temperature, base_temperature, sim_dtype)
     with full_precision(feat_proj):
         z, f, y, n_pos, lam = _denoise_inputs(feat_proj, backbone_feats, dec_masks, topk, group_frames,
-                                              temperature, base_temperature)
+                                              temperature, base_temperature, sim_dtype)
         return _StreamedContrast.apply(z, z, y, dec_masks.shape[2], f, n_pos, lam, temperature, block_size)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_data.ipynb #079f26a6
 from __future__ import annotations
-import hashlib, json, logging, os, shutil, subprocess, sys, time
+import hashlib, json, logging, math, os, shutil, subprocess, sys, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -240,11 +240,12 @@ def to_float(frames:np.ndarray|torch.Tensor)->torch.Tensor:
 
 def resize_frames(x:torch.Tensor, # (T,3,H,W) float in [0,1]
                   size:int|tuple, # output side, or (h, w)
+                  antialias:bool=True, # torch's antialiased bicubic (the authors' transforms: False; configs: data.resize_antialias)
                  )->torch.Tensor: # (T,3,h,w) clamped to [0,1]
-    "Bicubic resize (antialiased when shrinking), clamped to [0,1]"
+    "Bicubic resize, clamped to [0,1]"
     size = (size, size) if isinstance(size, int) else tuple(size)
     if tuple(x.shape[-2:]) == size: return x
-    return F.interpolate(x, size=size, mode='bicubic', align_corners=False, antialias=True).clamp_(0, 1)
+    return F.interpolate(x, size=size, mode='bicubic', align_corners=False, antialias=antialias).clamp_(0, 1)
 
 def resize_ids(ids:np.ndarray|torch.Tensor, # (T,H,W) integer ids
                size:int|tuple, # output side, or (h, w)
@@ -284,8 +285,11 @@ class CacheSource:
     def ids(self, i:int, t0:int=0, t1:int|None=None)->np.ndarray: return np.array(self._arrays()['ids'][i, t0:t1])
 
 # %% ../nbs/02_data.ipynb #251a4f0c
-def short_side_size(h:int, w:int, side:int)->tuple[int, int]:
-    "(h', w') with the short side equal to `side`, aspect kept (rounded)"
+def short_side_size(h:int, w:int, side:int,
+                    floor:bool=False, # round the long side down, as the authors' `Resize(short_side_scale=True)`
+                   )->tuple[int, int]:
+    "(h', w') with the short side equal to `side`, aspect kept (rounded, or rounded down)"
+    if floor: return (int(math.floor((float(h) / w) * side)), side) if w < h else (side, int(math.floor((float(w) / h) * side)))
     return (side, max(side, round(w * side / h))) if h <= w else (max(side, round(h * side / w)), side)
 
 def crop_offsets(h:int, w:int, size:int, rng:np.random.Generator|None)->tuple[int, int]:
@@ -303,9 +307,13 @@ class VideoDataset(Dataset):
                  seed:int=0, # run seed (random crops)
                  with_ids:bool=False, # also return 'segmentations'
                  multiple:int=14, # 'short_side': the long side is rounded to a multiple of this (the patch size)
+                 antialias:bool=True, # antialiased bicubic frame resizes (configs: data.resize_antialias)
+                 geometry:str='resize_first', # 'short_side_crop': 'resize_first' | 'authors' (configs: data.crop_geometry)
                 ):
         if aug not in AUGS: raise ValueError(f"aug={aug!r}; expected one of {AUGS}")
         self.source, self.res, self.aug, self.seed, self.with_ids = source, resolution, aug, seed, with_ids
+        if geometry not in ('resize_first', 'authors'): raise ValueError(f"geometry={geometry!r}; expected 'resize_first' or 'authors'")
+        self.antialias, self.geometry = antialias, geometry
         self.multiple = multiple
     def __len__(self): return self.source.n_videos
     def load(self, i:int, start:int=0, n:int|None=None, flip:bool=False, crop_rng=None)->dict:
@@ -314,16 +322,21 @@ class VideoDataset(Dataset):
         fr = to_float(self.source.frames(i, start, t1))                  # (T,3,H,W)
         ids = self.source.ids(i, start, t1) if self.with_ids else None    # (T,H,W)
         if self.aug == 'resize':
-            fr = resize_frames(fr, self.res)
+            fr = resize_frames(fr, self.res, self.antialias)
             if ids is not None: ids = resize_ids(ids, self.res)
         elif self.aug == 'short_side':
             h, w = short_side_size(*fr.shape[-2:], self.res)
             hw = tuple(max(self.multiple, round(v / self.multiple) * self.multiple) for v in (h, w))
-            fr = resize_frames(fr, hw)
+            fr = resize_frames(fr, hw, self.antialias)
             if ids is not None: ids = resize_ids(ids, hw)
-        else:
-            hw = short_side_size(*fr.shape[-2:], self.res)
-            fr = resize_frames(fr, hw)
+        elif self.geometry == 'authors' and crop_rng is None:   # their CenterFullCrop, then Resize: square first
+            h, w = fr.shape[-2:]; s = min(h, w)
+            y, x = int(round((h - s) / 2.0)), int(round((w - s) / 2.0))        # torchvision's center_crop offsets
+            fr = resize_frames(fr[..., y:y + s, x:x + s], self.res, self.antialias)
+            if ids is not None: ids = resize_ids(ids[..., y:y + s, x:x + s], self.res)
+        else:                                                   # short side first, then a random or centred crop
+            hw = short_side_size(*fr.shape[-2:], self.res, floor=self.geometry == 'authors')
+            fr = resize_frames(fr, hw, self.antialias)
             y, x = crop_offsets(*hw, self.res, crop_rng)
             fr = fr[..., y:y + self.res, x:x + self.res]
             if ids is not None: ids = resize_ids(ids, hw)[..., y:y + self.res, x:x + self.res]
@@ -403,7 +416,11 @@ def _source(cfg, split:str):
     mx = d.max_train_videos if split == 'train' else d.max_val_videos
     if d.dataset == 'ytvis2021':
         from srl_nb.ytvis import YTVISSource
-        return YTVISSource(d.data_dir, split=split, max_videos=mx, n_val=d.ytvis_val_videos)
+        from srl_nb.ytvis import authors_val_positions
+        pos = None if split == 'train' or d.ytvis_val_subset == 'all' else \
+              authors_val_positions(d.ytvis_val_videos, world=2 if d.ytvis_val_subset == 'authors_2gpu' else 1)
+        return YTVISSource(d.data_dir, split=split, max_videos=mx, n_val=d.ytvis_val_videos, store_side=d.ytvis_store_side,
+                           positions=pos)
     if d.dataset == 'coco':                  # one-frame clips of COCO 2017 images (srl_nb.coco)
         from srl_nb.coco import COCOSource
         return COCOSource(d.data_dir, split='train' if split == 'train' else 'val', max_images=mx)
@@ -420,7 +437,7 @@ def train_dataset(cfg)->VideoDataset: # `cfg.data`'s training videos as model-re
     d = cfg.data
     if d.dataset not in DATASETS: raise KeyError(f"unknown dataset {d.dataset!r}; valid: {DATASETS}")
     aug = 'short_side_crop' if d.train_aug == 'short_side_crop' else 'resize'
-    return VideoDataset(_source(cfg, 'train'), d.resolution, aug, cfg.seed)
+    return VideoDataset(_source(cfg, 'train'), d.resolution, aug, cfg.seed, antialias=d.resize_antialias, geometry=d.crop_geometry)
 
 def train_loader(cfg, # a `Config`; uses cfg.seed and cfg.data
                  state:dict|None=None, # a `TrainLoader.state_dict()` to resume from
@@ -439,7 +456,7 @@ def val_loader(cfg, # a `Config`
     if d.dataset not in DATASETS: raise KeyError(f"unknown dataset {d.dataset!r}; valid: {DATASETS}")
     src = _source(cfg, _val_split(split) if d.dataset != 'ytvis2021' else ('val' if split in ('val', 'validation') else split))
     aug = 'short_side_crop' if d.train_aug == 'short_side_crop' else 'resize'
-    ds = VideoDataset(src, d.resolution, aug, cfg.seed, with_ids=True)
+    ds = VideoDataset(src, d.resolution, aug, cfg.seed, with_ids=True, antialias=d.resize_antialias, geometry=d.crop_geometry)
     bs = d.val_batch_size
     if getattr(src, 'variable_size', False) and bs != 1:
         log.info('videos of %s differ in length: validation batches hold 1 video (val_batch_size=%d ignored)', d.dataset, bs)

@@ -12,9 +12,9 @@ from torch import Tensor
 from scipy.optimize import linear_sum_assignment
 
 # %% auto #0
-__all__ = ['masks_to_ids', 'contingency', 'ari_from_table', 'video_fg_ari', 'image_fg_ari', 'mbo_from_table', 'video_mbo',
-           'image_mbo', 'evaluate_masks', 'MetricAccumulator', 'or_dilate_disk', 'boundary_tolerance', 'davis_jandf',
-           'kmeans', 'kmeans_floor']
+__all__ = ['FG_EMPTY', 'masks_to_ids', 'contingency', 'ari_from_table', 'video_fg_ari', 'image_fg_ari', 'mbo_from_table',
+           'video_mbo', 'image_mbo', 'evaluate_masks', 'MetricAccumulator', 'or_dilate_disk', 'boundary_tolerance',
+           'davis_jandf', 'kmeans', 'kmeans_floor']
 
 # %% ../nbs/08_metrics.ipynb #53677771
 def masks_to_ids(
@@ -150,6 +150,8 @@ def image_mbo(
     return mbo_from_table(contingency(pred_ids, true_ids, per_frame=True)).reshape(B, T)
 
 # %% ../nbs/08_metrics.ipynb #df68c2c4
+FG_EMPTY = {'one': 1.0, 'skip': float('nan')}   # `data.fg_empty` -> `empty`: scored 1.0 (MOVi) or left out (YTVIS)
+
 def evaluate_masks(
     masks:Tensor,            # (B,T,S,N) soft masks on the patch grid (decoder masks by default protocol)
     true_ids:Tensor,         # (B,T,H,W) true object ids at input resolution, 0 = background
