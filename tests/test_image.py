@@ -5,7 +5,8 @@ import torch.nn.functional as F
 from srl_nb.core import get_preset
 from srl_nb.model import SRLModel
 from srl_nb.image import image_forward, image_losses, image_scores, as_clip
-from srl_nb.train import compute_losses, stage_weights
+from srl_nb.train import compute_losses
+from srl_nb.schedule import stage_weights
 
 def _cfg(**kw):
     return get_preset('coco', feat_dim=12, n_slots=4, slot_dim=8, predictor_heads=2, decoder_hidden=16, reg_rounds=2,
