@@ -29,7 +29,7 @@ SECTIONS = (
     ('Method', ('09a_vicious_cycle', '07_losses', '07a_slot_regulariser', '07b_contrastive', '08a_image_mode', '09_schedule')),
     ('Metrics', ('08_metrics',)),
     ('Training', ('09b_loop', '09c_checkpoints', '09d_distributed', '09e_evaluate', '09f_cli')),
-    ('Experiments', ('10_train_movi', '11_train_ytvis', '12_study', '12a_sweep')),
+    ('Experiments', ('10_train_movi', '11_train_ytvis', '11a_transfer', '12_study', '12a_sweep', '14_infer')),
     ('Documentation', ('99_docsite',)),
 )
 OTHER_SECTION = 'Other'
