@@ -15,9 +15,9 @@ from torch import nn, Tensor
 # %% auto #0
 __all__ = ['TIMM_TEMPLATE', 'PretrainConfig', 'make_vit', 'schedules', 'random_boxes', 'colour_jitter', 'crop_views',
            'sample_views', 'SelfDistillation', 'training_frames', 'backbone_features', 'feature_floor', 'pretrain',
-           'export_backbone', 'pretrain_cli']
+           'export_backbone', 'pretrain_cli', 'patch_majority', 'match_accuracy', 'cls_attention']
 
-# %% ../nbs/03a_synthetic_backbone.ipynb #b734df72
+# %% ../nbs/03a_synthetic_backbone.ipynb #c07048b7
 @dataclass
 class PretrainConfig:
     "Self-distillation (DINO + iBOT + KoLeo) of a small ViT on the frames of a synthetic training split"
@@ -41,17 +41,18 @@ class PretrainConfig:
     head_bottleneck:int = 128             # head bottleneck before the prototypes
     centering:str = 'sinkhorn'            # teacher targets: 'sinkhorn' (DINOv2) | 'mean' (DINO / iBOT centring)
     teacher_temp:tuple = (0.04, 0.07)     # teacher temperature: start, and after the warm-up
-    teacher_temp_warmup:int = 300         # steps of the linear teacher-temperature warm-up
+    teacher_temp_warmup:int = 150         # steps of the linear teacher-temperature warm-up
     student_temp:float = 0.1
     mask_prob:float = 0.5                 # share of global views with masked patches (iBOT)
     mask_ratio:tuple = (0.1, 0.5)         # range of the masked share of a masked view's patches
+    w_dino:float = 1.0                    # weight of the image-level (DINO) term
     w_ibot:float = 1.0                    # weight of the masked-patch (iBOT) term
     w_koleo:float = 0.1                   # weight of the KoLeo term on the student's CLS tokens
     batch_size:int = 48                   # frame pairs per step
-    steps:int = 3000                      # optimisation steps
+    steps:int = 1500                      # optimisation steps
     lr:float = 5e-4                       # peak AdamW learning rate
     min_lr:float = 1e-5                   # learning rate at the last step (cosine decay)
-    warmup_steps:int = 300                # linear learning-rate warm-up
+    warmup_steps:int = 150                # linear learning-rate warm-up
     weight_decay:tuple = (0.04, 0.2)      # cosine from start to end
     momentum:tuple = (0.99, 1.0)          # teacher EMA momentum, cosine from start to end
     clip_grad:float = 3.0                 # max gradient norm of the student and its heads
@@ -248,7 +249,7 @@ class SelfDistillation(nn.Module):
         ent = -(probs * probs.clamp(min=1e-12).log()).sum(-1).mean()
         return {'dino': dino, 'ibot': ibot, 'koleo': koleo, 'teacher_entropy': ent.detach()}
 
-# %% ../nbs/03a_synthetic_backbone.ipynb #7832b0ec
+# %% ../nbs/03a_synthetic_backbone.ipynb #4aad32d9
 def training_frames(cfg:PretrainConfig, split:str='train')->dict:
     "uint8 frames (V,T,H,W,3) and ids (V,T,H,W) of the synthetic split, built under `data_dir` if missing"
     from srl_nb.core import get_preset
@@ -324,7 +325,7 @@ def pretrain(cfg:PretrainConfig,     # the recipe
         for gp in opt.param_groups: gp['lr'], gp['weight_decay'] = sc['lr'], sc['wd']
         model.update_teacher(sc['momentum'])                          # EMA of the student of the previous step
         terms = model(sample_views(frames, cfg, step), sc['teacher_temp'])
-        loss = terms['dino'] + cfg.w_ibot * terms['ibot'] + cfg.w_koleo * terms['koleo']
+        loss = cfg.w_dino * terms['dino'] + cfg.w_ibot * terms['ibot'] + cfg.w_koleo * terms['koleo']
         if not torch.isfinite(loss): raise FloatingPointError(f"pretraining loss is {loss.item()} at step {step}")
         opt.zero_grad(set_to_none=True); loss.backward()
         gnorm = nn.utils.clip_grad_norm_(params, cfg.clip_grad)
@@ -403,3 +404,47 @@ def pretrain_cli(argv=None):
             print(f"srl_pretrain: {res['step']} steps in {a.out}; export with: srl_pretrain --export {Path(a.out) / 'last.ckpt'}")
     except (ValueError, KeyError, TypeError, FileNotFoundError) as e:
         print(f'srl_pretrain: {e}', file=sys.stderr); sys.exit(2)
+
+# %% ../nbs/03a_synthetic_backbone.ipynb #3b94bb59
+def patch_majority(ids:Tensor,    # (..., H, W) integer ids at pixel resolution
+                   patch:int,     # patch side in pixels
+                  )->tuple:       # (majority id (..., N), its pixel share (..., N))
+    "The id covering most of each patch (ties to the smaller id) and the share of the patch it covers"
+    lead, (H, W) = ids.shape[:-2], ids.shape[-2:]
+    K = int(ids.max()) + 1
+    oh = F.one_hot(ids.reshape(-1, H, W).long(), K).permute(0, 3, 1, 2).float()
+    share = F.avg_pool2d(oh, patch).flatten(2)                       # (M, K, N)
+    return share.argmax(1).reshape(*lead, -1), share.amax(1).reshape(*lead, -1)
+
+def match_accuracy(features:Tensor,  # (V, T, N, C) patch features of whole videos
+                   ids:Tensor,       # (V, T, H, W) ground-truth ids, 0 = background
+                   patch:int,        # patch side in pixels
+                   gap:int=8,        # frames between the two frames matched
+                   purity:float=0.75, # only patches whose majority id covers at least this share
+                  )->float:          # share of object patches whose nearest patch `gap` frames later lies on the same object
+    "Patches matched across frames: how often a foreground patch's most similar patch in a later frame is on the same object"
+    maj, pur = patch_majority(ids, patch)                            # (V, T, N)
+    f = F.normalize(features.float(), dim=-1)
+    hits, total = 0, 0
+    for t in range(0, f.shape[1] - gap):
+        sim = f[:, t] @ f[:, t + gap].transpose(1, 2)                 # (V, N, N)
+        nn_ = sim.argmax(-1)                                         # (V, N) best match in frame t + gap
+        sel = (maj[:, t] > 0) & (pur[:, t] >= purity)
+        same = maj[:, t + gap].gather(1, nn_) == maj[:, t]
+        hits += (same & sel).sum().item(); total += sel.sum().item()
+    return hits / max(total, 1)
+
+# %% ../nbs/03a_synthetic_backbone.ipynb #48a889ee
+@torch.no_grad()
+def cls_attention(vit:nn.Module,  # a timm ViT (e.g. `FrozenBackbone(...).vit`)
+                  x:Tensor,       # (M, 3, H, W) ImageNet-normalised frames
+                 )->Tensor:       # (M, heads, N): each head's attention from the CLS token to the patches, last block
+    "The last block's attention of the CLS token over the patches (DINO's attention maps), computed from its qkv"
+    h = vit.norm_pre(vit._pos_embed(vit.patch_embed(x)))
+    for blk in vit.blocks[:-1]: h = blk(h)
+    blk = vit.blocks[-1]; a = blk.attn
+    M, L, C = h.shape
+    qkv = a.qkv(blk.norm1(h)).reshape(M, L, 3, a.num_heads, C // a.num_heads).permute(2, 0, 3, 1, 4)
+    q, k = a.q_norm(qkv[0]), a.k_norm(qkv[1])                          # (M, heads, L, d)
+    att = (q[:, :, :1] * a.scale @ k.transpose(-2, -1)).softmax(-1)    # (M, heads, 1, L)
+    return att[:, :, 0, vit.num_prefix_tokens:]
