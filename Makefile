@@ -6,7 +6,7 @@ VENV  := .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.srl_nb-installed
 
-.PHONY: train test docs install export clean-nbs
+.PHONY: train test docs install export clean-nbs bench-gpu
 
 $(STAMP): requirements.txt settings.ini setup.py
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -40,6 +40,11 @@ docs: $(STAMP)
 	else \
 	  python -m srl_nb.docsite docs $(DOCS_FLAGS); \
 	fi
+
+# The GPU benchmark (notebook 13): rows printed as they are measured, tables in runs/bench. Without CUDA it says so
+# and exits with status 2; `$(BIN)/python -m srl_nb.bench --device cpu --tiny --out runs/bench` checks it on a CPU.
+bench-gpu: $(STAMP)
+	HF_HUB_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m srl_nb.bench --out runs/bench
 
 export: $(STAMP)
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean

@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 from .core import Config
 from .model import SRLModel
+from .systems import build_model
 
 # %% auto #0
 __all__ = ['RUN_ONLY_FIELDS', 'atomic_save', 'model_state', 'load_model_state', 'rng_state', 'set_rng_state', 'config_diff',
@@ -100,7 +101,13 @@ def read_checkpoint(path:str|Path)->dict: # the checkpoint's dict, on the CPU
     "Load an `srl_nb` checkpoint, with a clear error for a missing file or a file of another kind"
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}; expected a file written by `train` (last.ckpt or final.ckpt)")
-    ck = torch.load(path, map_location='cpu', weights_only=False)
+    try: ck = torch.load(path, map_location='cpu', weights_only=False)
+    except Exception as e:
+        raise ValueError(f"{path} is not a readable checkpoint ({type(e).__name__}: {str(e).strip().splitlines()[0][:120] if str(e).strip() else ''}); "
+                         f"the file is truncated, corrupt or of another kind") from e
+    if isinstance(ck, dict) and 'state_dict' in ck and 'config' not in ck:
+        raise ValueError(f"{path} is an authors' Lightning checkpoint, not an srl_nb one: evaluate it with "
+                         f"srl_eval --authors-ckpt {path} --preset PRESET (srl_nb.convert.load_authors_checkpoint)")
     if not isinstance(ck, dict) or 'config' not in ck or 'model' not in ck:
         raise ValueError(f"{path} is not an srl_nb checkpoint (expected keys 'config' and 'model', found {list(ck)[:8] if isinstance(ck, dict) else type(ck).__name__})")
     return ck
@@ -145,5 +152,5 @@ def load_checkpoint(path,                 # a checkpoint written by `train`
     ck_cfg = Config.from_dict(ck['config'])
     if cfg is not None: check_compatible(ck['config'], cfg, path)
     cfg = cfg or ck_cfg
-    model = SRLModel.from_config(cfg); check_backbone(ck, model, path); load_model_state(model, ck['model'], path)
+    model = build_model(cfg); check_backbone(ck, model, path); load_model_state(model, ck['model'], path)
     return model.to(device).eval(), cfg

@@ -4,13 +4,13 @@
 
 # %% ../nbs/09f_cli.ipynb #a74ac92b
 from __future__ import annotations
-import argparse, json
+import argparse, json, os, subprocess, sys
 from pathlib import Path
-from .core import PRESETS, get_preset
+from .core import PRESETS, Config, get_preset, apply_overrides
 from .distributed import init_dist, finish_dist
 
 # %% auto #0
-__all__ = ['parse_overrides', 'train_cli', 'eval_cli', 'run_summary']
+__all__ = ['parse_overrides', 'read_config', 'train_cli', 'eval_cli', 'train_processes', 'run_summary']
 
 # %% ../nbs/09f_cli.ipynb #ba963141
 _WORDS = {'true': True, 'false': False, 'none': None, 'null': None}
@@ -27,12 +27,25 @@ def parse_overrides(pairs:list, # ['key=value', ...] as typed on the command lin
         except json.JSONDecodeError: out[k] = v
     return out
 
+# %% ../nbs/09f_cli.ipynb #a861a6ec
+def read_config(path:str|Path, # a config JSON written by `Config.to_json` (a run's config.json)
+               )->Config:
+    "The config stored in `path`, validated, with a clear error for a missing or unreadable file"
+    p = Path(path)
+    if not p.is_file(): raise FileNotFoundError(f"no config file at {str(p)!r}; expected a config JSON such as a run's config.json")
+    try: d = json.loads(p.read_text())
+    except json.JSONDecodeError as e: raise ValueError(f"{p} is not a config JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(d, dict) or 'model' not in d or 'data' not in d:
+        raise ValueError(f"{p} is not a config JSON: expected the sections of `Config.to_json` ('model', 'data', ...)")
+    return Config.from_dict(d).validate()
+
 # %% ../nbs/09f_cli.ipynb #3dc0778d
 def train_cli(argv:list|None=None): # the arguments (default: `sys.argv[1:]`)
     "Console entry point `srl_train`"
     from srl_nb.train import train
     ap = argparse.ArgumentParser(prog='srl_train', description='Train an SRL / SlotContrast model from a preset')
     ap.add_argument('--preset', default='synthetic', help=f"one of {', '.join(PRESETS)}")
+    ap.add_argument('--config', default=None, help="a config JSON (a run's config.json) to train instead of a preset")
     ap.add_argument('--out-dir', required=True, help='folder for config, log.jsonl, tb/ (TensorBoard) and checkpoints')
     ap.add_argument('--resume', action='store_true', help='continue from out-dir/last.ckpt')
     ap.add_argument('--device', default=None)
@@ -40,8 +53,10 @@ def train_cli(argv:list|None=None): # the arguments (default: `sys.argv[1:]`)
     ap.add_argument('--no-tensorboard', action='store_true', help='write no TensorBoard events')
     ap.add_argument('overrides', nargs='*', help='config overrides key=value')
     a = ap.parse_args(argv)
-    try: cfg = get_preset(a.preset, **parse_overrides(a.overrides))
-    except (KeyError, ValueError, TypeError) as e: ap.error(e.args[0] if e.args else str(e))
+    try:
+        if a.config is None: cfg = get_preset(a.preset, **parse_overrides(a.overrides))
+        else: cfg = apply_overrides(read_config(a.config), **parse_overrides(a.overrides))
+    except (KeyError, ValueError, TypeError, FileNotFoundError) as e: ap.error(e.args[0] if e.args else str(e))
     res = train(cfg, a.out_dir, resume=a.resume, device=a.device, progress=not a.no_progress, tensorboard=not a.no_tensorboard)
     if init_dist().main: print(json.dumps({k: v for k, v in res.items() if k != 'model'}, indent=1))
     finish_dist()
@@ -49,19 +64,64 @@ def train_cli(argv:list|None=None): # the arguments (default: `sys.argv[1:]`)
 def eval_cli(argv:list|None=None): # the arguments (default: `sys.argv[1:]`)
     "Console entry point `srl_eval`"
     from srl_nb.evaluate import evaluate_checkpoint
-    from srl_nb.checkpoint import read_checkpoint
-    ap = argparse.ArgumentParser(prog='srl_eval', description='Evaluate a checkpoint: metrics JSON and a mask figure')
-    ap.add_argument('checkpoint')
+    from srl_nb.convert import CheckpointError, PAPER_PRESETS
+    from srl_nb.data import DataError
+    ap = argparse.ArgumentParser(prog='srl_eval', description="Evaluate a checkpoint, srl_nb's or the authors' "
+                                 "(hynnsk/SRL, with --preset): metrics JSON and a mask figure")
+    ap.add_argument('checkpoint', nargs='?', help="a checkpoint written by srl_train, or an authors' Lightning .ckpt (with --preset)")
+    ap.add_argument('--authors-ckpt', default=None, help="an authors' Lightning checkpoint; needs --preset")
+    ap.add_argument('--preset', default=None, help=f"the preset an authors' checkpoint was trained with: {', '.join(PAPER_PRESETS)}")
+    ap.add_argument('--trust-pickle', action='store_true', help="let pickle run code stored in the file (a file from a trusted source only)")
     ap.add_argument('--split', default='validation', help="'validation' or 'davis2017'")
     ap.add_argument('--data-dir', default=None)
     ap.add_argument('--out-dir', default=None)
     ap.add_argument('--max-videos', type=int, default=None)
     ap.add_argument('--device', default=None)
+    ap.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
+                    help='a config value for the evaluation, e.g. --set ytvis_val_subset=all (repeatable)')
     a = ap.parse_args(argv)
-    if a.split not in ('validation', 'davis2017'): ap.error(f"--split {a.split!r}: expected 'validation' or 'davis2017'")
-    try: read_checkpoint(a.checkpoint)
-    except (FileNotFoundError, ValueError) as e: ap.error(str(e))
-    print(json.dumps(evaluate_checkpoint(a.checkpoint, a.split, a.data_dir, a.out_dir, a.max_videos, a.device), indent=1))
+    fail = lambda msg: ap.exit(2, f"srl_eval: error: {' '.join(str(msg).split())}\n")   # one line, no traceback
+    ckpt = a.authors_ckpt or a.checkpoint
+    if a.authors_ckpt and a.checkpoint: fail("give the checkpoint once: as CHECKPOINT or with --authors-ckpt")
+    if ckpt is None: fail("no checkpoint given: srl_eval CHECKPOINT, or srl_eval --authors-ckpt FILE --preset PRESET")
+    if a.authors_ckpt and a.preset is None:
+        fail(f"--authors-ckpt needs --preset, the preset the checkpoint was trained with ({', '.join(PAPER_PRESETS)})")
+    if a.preset is not None and a.preset not in PRESETS: fail(f"unknown preset {a.preset!r}; valid presets: {sorted(PRESETS)}")
+    if a.split not in ('validation', 'davis2017'): fail(f"--split {a.split!r}: expected 'validation' or 'davis2017'")
+    try:
+        res = evaluate_checkpoint(ckpt, a.split, a.data_dir, a.out_dir, a.max_videos, a.device, preset=a.preset,
+                                  trust_pickle=a.trust_pickle, overrides=parse_overrides(a.overrides))
+    except (CheckpointError, DataError, FileNotFoundError, KeyError, TypeError, ValueError) as e:
+        fail(e.args[0] if e.args else e)
+    print(json.dumps(res, indent=1))
+
+# %% ../nbs/09f_cli.ipynb #15bb6787
+def train_processes(cfg:Config,         # run configuration
+                    out_dir:str|Path,   # the run folder
+                    n_procs:int,        # processes (one per GPU) on this machine
+                    resume:bool=True,   # continue out_dir/last.ckpt if present
+                    progress:bool=True, # rank 0's progress lines
+                    tensorboard:bool=True,
+                   )->dict:             # {'step', 'out_dir', 'last_val'}, read back from rank 0's log
+    "Train `cfg` with `n_procs` processes through torchrun (single node) and return what rank 0 logged"
+    from srl_nb.train import read_log
+    if n_procs < 1: raise ValueError(f"n_procs must be >= 1, found {n_procs}")
+    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    cfg_file = out_dir / 'launch_config.json'; cfg_file.write_text(cfg.to_json())
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={n_procs}',
+           '-m', 'srl_nb.cli', '--config', str(cfg_file), '--out-dir', str(out_dir)]
+    cmd += ['--resume'] * resume + ['--no-progress'] * (not progress) + ['--no-tensorboard'] * (not tensorboard)
+    env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1')}
+    r = subprocess.run(cmd, env=env)
+    if r.returncode: raise RuntimeError(f"torchrun with {n_procs} processes exited with status {r.returncode}; "
+                                        f"the ranks' messages are above; command: {' '.join(cmd)}")
+    log = read_log(out_dir / 'log.jsonl')
+    steps, vals = [x['step'] for x in log if 'split' not in x], [x for x in log if x.get('split') == 'val']
+    last_val = {k: v for k, v in vals[-1].items() if k not in ('step', 'split')} if vals else {}
+    return dict(step=steps[-1] + 1 if steps else 0, out_dir=str(out_dir), last_val=last_val)
+
+if __name__ == '__main__' and not hasattr(sys, 'ps1') and 'ipykernel' not in sys.modules:
+    train_cli()      # `python -m srl_nb.cli ...`: srl_train, as torchrun's module
 
 # %% ../nbs/09f_cli.ipynb #54e294df
 def run_summary(out_dir:str|Path, # a run folder written by `train` (and notebook 10)
@@ -77,9 +137,11 @@ def run_summary(out_dir:str|Path, # a run folder written by `train` (and noteboo
     if vals:
         v = vals[-1]
         floor = json.loads((out_dir / 'kmeans_floor.json').read_text()) if (out_dir / 'kmeans_floor.json').exists() else {}
+        ceil = json.loads((out_dir / 'grid_ceiling.json').read_text()) if (out_dir / 'grid_ceiling.json').exists() else {}
         lines.append(f"last validation (step {v['step']}, {v.get('n_videos')} videos):")
         for k in ('video_fg_ari', 'video_mbo', 'image_fg_ari', 'image_mbo'):
             fl = f", k-means floor {floor[f'kmeans_{k}']:.3f}" if f'kmeans_{k}' in floor else ''
+            fl += f", grid ceiling {ceil[f'ceiling_{k}']:.3f}" if f'ceiling_{k}' in ceil else ''
             lines.append(f"  {k:13s} decoder {v.get(f'dec_{k}', float('nan')):.3f}, slot attention {v.get(f'enc_{k}', float('nan')):.3f}{fl}")
     figs = sorted(out_dir.glob('*.png'))
     if figs: lines.append('figures: ' + ', '.join(str(f) for f in figs))

@@ -124,6 +124,19 @@ def _per_label(x:Tensor,      # (G,L,K) per-token vectors
     sums = x.new_zeros(G, n_labels, K).scatter_add_(1, idx, x)        # (G,n_labels,K)
     return sums.gather(1, idx)                                        # (G,L,K)
 
+def _positives(feats:Tensor,     # (G,L,C) normalised backbone features
+               g0:int, g1:int, r0:int, r1:int, # the tile: groups g0:g1, anchor rows r0:r1
+               n_pos:int=0,       # K*g, when the threshold is to be found
+               theta:Tensor|None=None, # (Gb,R) thresholds found before (the same tile's)
+              )->tuple:           # (Gb,R,L) bool positives (ties included, self removed), (Gb,R) thresholds
+    "Positives of one tile: backbone cosine at least the row's (K*g)-th largest"
+    sim = feats[g0:g1, r0:r1] @ feats[g0:g1].transpose(1, 2)          # (Gb,R,L) backbone cosines
+    if theta is None: theta = sim.topk(n_pos, dim=-1).values[..., -1]  # (Gb,R)
+    pos = sim >= theta[..., None]                                     # ties included
+    del sim
+    pos.diagonal(offset=r0, dim1=1, dim2=2).fill_(False)              # self removed
+    return pos, theta
+
 class _StreamedContrast(torch.autograd.Function):
     "Row-block streamed deblurring (feats=None) or denoising contrast; returns the mean row loss"
     @staticmethod
@@ -137,21 +150,14 @@ class _StreamedContrast(torch.autograd.Function):
         semi_sum = (a * _per_label(v, labels, n_labels)).sum(-1)          # (G,L) sum_{y_j=y_i} s_ij
         if denoise: semi_sum, n_same = semi_sum - self_logit, n_same - 1  # self removed
         lse, pos_sum, n_p = (u.new_zeros(G, L) for _ in range(3))
-        packed = []
+        theta = u.new_zeros(G, L) if denoise else None                    # (G,L) (K*g)-th largest cosine of each row
         for g0, g1, r0, r1 in _tiles(G, L, block_size):
             s = a[g0:g1, r0:r1] @ v[g0:g1].transpose(1, 2)                # (Gb,R,L) logits
             if denoise:
-                sim = feats[g0:g1, r0:r1] @ feats[g0:g1].transpose(1, 2)   # (Gb,R,L) backbone cosines
-                pos = sim >= sim.topk(n_pos, dim=-1).values[..., -1:]     # ties included
-                del sim
-                pos.diagonal(offset=r0, dim1=1, dim2=2).fill_(False)      # self removed
-                flat = pos.view(-1).nonzero().squeeze(1)                  # (nnz,) positives of the tile
+                pos, theta[g0:g1, r0:r1] = _positives(feats, g0, g1, r0, r1, n_pos)  # (Gb,R,L) bool, (Gb,R)
+                pos_sum[g0:g1, r0:r1] = (s * pos).sum(-1)
+                n_p[g0:g1, r0:r1] = pos.sum(-1).to(s.dtype)
                 del pos
-                rows = flat // L
-                n_rows = (g1 - g0) * (r1 - r0)
-                pos_sum[g0:g1, r0:r1] = s.new_zeros(n_rows).index_add_(0, rows, s.view(-1)[flat]).view(g1 - g0, -1)
-                n_p[g0:g1, r0:r1] = torch.bincount(rows, minlength=n_rows).to(s.dtype).view(g1 - g0, -1)
-                packed.append(flat.int() if s.numel() < 2**31 else flat)
                 s.diagonal(offset=r0, dim1=1, dim2=2).fill_(float('-inf'))  # denominator excludes self
             m = s.amax(-1, keepdim=True)                                  # (Gb,R,1)
             lse[g0:g1, r0:r1] = (s.sub_(m).exp_().sum(-1).log() + m[..., 0])
@@ -163,8 +169,8 @@ class _StreamedContrast(torch.autograd.Function):
             wp, ws = torch.ones_like(lse), 1 / n_same
             mean_p = self_logit - lse                                     # log p_ii
         mean_s = (semi_sum - n_same * lse) * ws
-        ctx.save_for_backward(u, v, labels, lse, wp, ws, n_p, n_same)
-        ctx.packed, ctx.denoise, ctx.lam, ctx.tau, ctx.block_size, ctx.n_labels = packed, denoise, lam, tau, block_size, n_labels
+        ctx.save_for_backward(u, v, labels, lse, wp, ws, n_p, n_same, feats, theta)
+        ctx.denoise, ctx.lam, ctx.tau, ctx.block_size, ctx.n_labels = denoise, lam, tau, block_size, n_labels
         return -lam / 2 * (mean_p + mean_s).sum() / (G * L)
 
     @staticmethod
@@ -174,7 +180,7 @@ class _StreamedContrast(torch.autograd.Function):
 
     @staticmethod
     def _backward(ctx, grad_out):
-        u, v, labels, lse, wp, ws, n_p, n_same = ctx.saved_tensors
+        u, v, labels, lse, wp, ws, n_p, n_same, feats, theta = ctx.saved_tensors
         G, L, D = u.shape
         tau, denoise, need_v = ctx.tau, ctx.denoise, ctx.needs_input_grad[1]
         c = -ctx.lam / (2 * G * L) * grad_out                             # d loss / d (row sum of W s - Wbar lse)
@@ -187,14 +193,15 @@ class _StreamedContrast(torch.autograd.Function):
         else:
             ga = v + ws[..., None] * _per_label(v, labels, ctx.n_labels)
             gv = torch.zeros_like(v) if need_v else None
-        for k, (g0, g1, r0, r1) in enumerate(_tiles(G, L, ctx.block_size)):
+        for g0, g1, r0, r1 in _tiles(G, L, ctx.block_size):
             s = a[g0:g1, r0:r1] @ v[g0:g1].transpose(1, 2)                # (Gb,R,L) recomputed logits
             if denoise: s.diagonal(offset=r0, dim1=1, dim2=2).fill_(float('-inf'))
             p = s.sub_(lse[g0:g1, r0:r1, None]).exp_()                    # (Gb,R,L) softmax over the row
             p.mul_(w_bar[g0:g1, r0:r1, None])                             # Wbar_i p_ij
-            if denoise:                                                   # minus wp_i on the stored positives
-                flat = ctx.packed[k].long()
-                p.view(-1).index_add_(0, flat, -wp[g0:g1, r0:r1].reshape(-1)[flat // L])
+            if denoise:                                                   # minus wp_i on the positives, recomputed
+                pos, _ = _positives(feats, g0, g1, r0, r1, theta=theta[g0:g1, r0:r1])
+                p.sub_(pos * wp[g0:g1, r0:r1, None])
+                del pos
             ga.view(G, L, D)[g0:g1, r0:r1] -= p @ v[g0:g1]
             if gv is not None: gv.view(G, L, D)[g0:g1] -= p.transpose(1, 2) @ a[g0:g1, r0:r1]
             del s, p

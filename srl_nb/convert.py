@@ -16,8 +16,8 @@ from .model import SRLModel
 # %% auto #0
 __all__ = ['KEY_MAP', 'PAPER_PRESETS', 'CheckpointError', 'authors_layout', 'authors_state_dict_to_srl_nb',
            'srl_nb_state_dict_to_authors', 'fitting_presets', 'check_authors_state_dict', 'read_checkpoint_file',
-           'authors_state_dict', 'authors_config', 'load_authors_state_dict', 'load_authors_checkpoint',
-           'save_authors_checkpoint']
+           'authors_state_dict', 'authors_config', 'load_authors_state_dict', 'authors_model',
+           'load_authors_checkpoint', 'save_authors_checkpoint', 'read_any_checkpoint']
 
 # %% ../nbs/06a_convert.ipynb #daf90bbd
 class CheckpointError(ValueError):
@@ -266,6 +266,20 @@ def _sha256(p:Path, chunk:int=1 << 22)->str:
         for b in iter(lambda: f.read(chunk), b''): h.update(b)
     return h.hexdigest()
 
+def authors_model(sd:Mapping,          # the authors' state dict
+                  preset:str|Config,     # the preset it was trained with
+                  where:str='the checkpoint', # what to call `sd` in messages
+                  weights_id:str|None=None,   # how the backbone's label names its weights (default: `where`)
+                  device:str|torch.device='cpu',
+                 )->SRLModel:            # the model in eval mode
+    "Build the preset's model (random-init backbone, nothing downloaded) and load every tensor of `sd` into it"
+    cfg = authors_config(preset)
+    check_authors_state_dict(sd, cfg, where)           # before building anything
+    model = SRLModel.from_config(cfg)
+    model.load_state_dict(authors_state_dict_to_srl_nb(sd), strict=True)
+    model.backbone.weights_id = weights_id or f"authors' checkpoint {where}"
+    return model.to(device).eval()
+
 def load_authors_checkpoint(path:str|Path,        # the authors' Lightning .ckpt (or a bare authors' state dict)
                             preset:str|Config,     # the preset it was trained with, e.g. 'movi_c' or 'ytvis2021'
                             trust_pickle:bool=False, # unpickle arbitrary objects (trusted files only)
@@ -274,12 +288,7 @@ def load_authors_checkpoint(path:str|Path,        # the authors' Lightning .ckpt
     "An `SRLModel` holding every tensor of an authors' checkpoint"
     p = Path(path)
     sd = authors_state_dict(read_checkpoint_file(p, trust_pickle), str(p))
-    cfg = authors_config(preset)
-    check_authors_state_dict(sd, cfg, str(p))          # before building anything
-    model = SRLModel.from_config(cfg)                   # random-init backbone: nothing downloaded
-    model.load_state_dict(authors_state_dict_to_srl_nb(sd), strict=True)
-    model.backbone.weights_id = f"authors' checkpoint {p.name} sha256={_sha256(p)[:16]}"
-    return model.to(device).eval()
+    return authors_model(sd, preset, str(p), f"authors' checkpoint {p.name} sha256={_sha256(p)[:16]}", device)
 
 def save_authors_checkpoint(model:SRLModel, # a model with its backbone and the reference architecture
                             path:str|Path,  # destination (.ckpt); written atomically
@@ -298,3 +307,22 @@ def save_authors_checkpoint(model:SRLModel, # a model with its backbone and the 
     finally:
         if tmp.exists(): tmp.unlink()
     return p
+
+# %% ../nbs/06a_convert.ipynb #e3031527
+def _numpy_state_globals()->list:
+    "The numpy types an srl_nb training checkpoint pickles (numpy's RNG state: one uint32 array)"
+    import importlib, numpy as np
+    out = [np.ndarray, np.dtype] + [t for t in vars(getattr(np, 'dtypes', object)).values() if isinstance(t, type)]
+    for mod in ('numpy._core.multiarray', 'numpy.core.multiarray'):
+        try: return out + [importlib.import_module(mod)._reconstruct]
+        except (ImportError, AttributeError): pass
+    return out
+
+def read_any_checkpoint(path:str|Path,          # an srl_nb training checkpoint or an authors' Lightning checkpoint
+                        trust_pickle:bool=False, # unpickle arbitrary objects (trusted files only)
+                       )->tuple:                 # ('srl_nb', checkpoint dict) or ('authors', model state dict)
+    "Read a checkpoint without running pickled code (numpy arrays allowed) and tell the two formats apart"
+    with torch.serialization.safe_globals(_numpy_state_globals()):
+        obj = read_checkpoint_file(path, trust_pickle)
+    if isinstance(obj, Mapping) and 'config' in obj and 'model' in obj: return 'srl_nb', obj
+    return 'authors', authors_state_dict(obj, str(path))

@@ -309,16 +309,21 @@ class VideoDataset(Dataset):
                  multiple:int=14, # 'short_side': the long side is rounded to a multiple of this (the patch size)
                  antialias:bool=True, # antialiased bicubic frame resizes (configs: data.resize_antialias)
                  geometry:str='resize_first', # 'short_side_crop': 'resize_first' | 'authors' (configs: data.crop_geometry)
+                 raw:bool=False, # 'resize' only: uint8 'frames' (T,H,W,3) as stored, for `preprocess_frames` on the device
                 ):
         if aug not in AUGS: raise ValueError(f"aug={aug!r}; expected one of {AUGS}")
+        if raw and (aug != 'resize' or with_ids or getattr(source, 'variable_size', False)):
+            raise ValueError(f"raw=True serves training clips of aug='resize' from frames of one size; found aug={aug!r}, "
+                             f"with_ids={with_ids}, frames of varying size: {getattr(source, 'variable_size', False)}")
         self.source, self.res, self.aug, self.seed, self.with_ids = source, resolution, aug, seed, with_ids
         if geometry not in ('resize_first', 'authors'): raise ValueError(f"geometry={geometry!r}; expected 'resize_first' or 'authors'")
         self.antialias, self.geometry = antialias, geometry
-        self.multiple = multiple
+        self.multiple, self.raw = multiple, raw
     def __len__(self): return self.source.n_videos
     def load(self, i:int, start:int=0, n:int|None=None, flip:bool=False, crop_rng=None)->dict:
         "Video `i`, frames start..start+n (all if n is None)"
         t1 = None if n is None else start + n
+        if self.raw: return {'frames': torch.from_numpy(self.source.frames(i, start, t1)), 'video_idx': torch.tensor(i)}
         fr = to_float(self.source.frames(i, start, t1))                  # (T,3,H,W)
         ids = self.source.ids(i, start, t1) if self.with_ids else None    # (T,H,W)
         if self.aug == 'resize':
@@ -358,7 +363,8 @@ class VideoDataset(Dataset):
 # %% ../nbs/02_data.ipynb #a2cc07e9
 def _collate(items:list[dict])->dict:
     "Stack a list of sample dicts; full videos of different lengths raise"
-    ts = {tuple(it['video'].shape) for it in items}
+    key = 'video' if 'video' in items[0] else 'frames'                # float clips, or raw uint8 ones (`raw=True`)
+    ts = {tuple(it[key].shape) for it in items}
     if len(ts) > 1: raise ValueError(f"cannot batch videos of shapes {sorted(ts)}; use a batch size of 1 for variable-length videos")
     return {k: torch.stack([it[k] for it in items]) for k in items[0]}
 
@@ -432,12 +438,15 @@ def _cache_source(name, data_dir, split, mx):
         return CacheSource(prepare_cache(name, data_dir, split, mx))
     return CacheSource(prepare_cache(name, data_dir, split), max_videos=mx)
 
-def train_dataset(cfg)->VideoDataset: # `cfg.data`'s training videos as model-ready clips (pixels)
+def train_dataset(cfg,             # a `Config`
+                  raw:bool=False,  # uint8 frames as stored, preprocessed later where the model runs ('resize' only)
+                 )->VideoDataset: # `cfg.data`'s training videos as model-ready clips (pixels)
     "The training split of `cfg` with its training transform"
     d = cfg.data
     if d.dataset not in DATASETS: raise KeyError(f"unknown dataset {d.dataset!r}; valid: {DATASETS}")
     aug = 'short_side_crop' if d.train_aug == 'short_side_crop' else 'resize'
-    return VideoDataset(_source(cfg, 'train'), d.resolution, aug, cfg.seed, antialias=d.resize_antialias, geometry=d.crop_geometry)
+    return VideoDataset(_source(cfg, 'train'), d.resolution, aug, cfg.seed, antialias=d.resize_antialias, geometry=d.crop_geometry,
+                        raw=raw)
 
 def train_loader(cfg, # a `Config`; uses cfg.seed and cfg.data
                  state:dict|None=None, # a `TrainLoader.state_dict()` to resume from

@@ -9,7 +9,7 @@ import torch
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['Dist', 'init_dist', 'all_sum', 'gather_objects', 'barrier', 'finish_dist']
+__all__ = ['Dist', 'init_dist', 'all_sum', 'gather_objects', 'barrier', 'accumulation_steps', 'finish_dist']
 
 # %% ../nbs/09d_distributed.ipynb #0ad23aee
 @dataclasses.dataclass
@@ -50,6 +50,23 @@ def gather_objects(obj,         # any picklable object (e.g. this rank's RNG sta
 def barrier(d:Dist):  # this process's place
     "Wait until every rank gets here (nothing in a single process)"
     if d.world > 1: dist.barrier()
+
+# %% ../nbs/09d_distributed.ipynb #2146fb5a
+def accumulation_steps(cfg,       # a `Config`: `data.batch_size` (micro-batch) and `data.global_batch`
+                       world:int, # processes in the run
+                      )->int:     # micro-batches each process accumulates per optimiser step
+    "Micro-batches per process and step that make `cfg.data.global_batch` clips per step"
+    b, G = cfg.data.batch_size, cfg.data.global_batch
+    if G is None: return 1
+    if world < 1: raise ValueError(f"world size must be >= 1, found {world}")
+    if G % (b * world):
+        k = G // b
+        ok = [n for n in range(1, k + 1) if k % n == 0]
+        raise ValueError(f"data.global_batch={G} clips per step cannot be made of micro-batches of data.batch_size={b} "
+                         f"on {world} process(es): processes x micro-batches must be {k}. Run {ok[0]} process "
+                         f"({k} micro-batches each) or `torchrun --nproc_per_node=N` with N in {ok}; or change "
+                         f"data.global_batch (None: one micro-batch per process) or data.batch_size")
+    return G // (b * world)
 
 # %% ../nbs/09d_distributed.ipynb #2240d14b
 def finish_dist(code:int=0): # exit status of the worker

@@ -4,12 +4,13 @@
 
 # %% auto #0
 __all__ = ['SECTIONS', 'OTHER_SECTION', 'INDEX_NB', 'HIDE_INPUT', 'PAGE_TEMPLATE', 'SITE_CSS', 'FAVICON', 'KATEX_DIRS',
-           'KATEX_FILES', 'MATH_HEAD', 'PUBLISHED', 'PAPER_ABLATION', 'NOT_RUN', 'find_notebooks', 'sidebar_sections',
-           'sidebar_yml', 'write_sidebar', 'cell_directives', 'skip_in_tests', 'execute_notebook', 'process_notebook',
-           'process_notebooks', 'quarto_markdown', 'to_notebook_node', 'split_frontmatter', 'page_name',
-           'apply_cell_options', 'find_katex', 'copy_katex', 'lab_css', 'nav_html', 'pandoc_id', 'postprocess_html',
-           'link_methods_to_classes', 'render_page', 'site_pages', 'build_site', 'fresh_index', 'refresh_index',
-           'readme_markdown', 'build_readme', 'check_readme', 'read_results', 'results_markdown', 'mask_figure', 'main']
+           'KATEX_FILES', 'MATH_HEAD', 'PUBLISHED', 'PAPER_ABLATION', 'NOT_RUN', 'OTHER_SYSTEMS', 'find_notebooks',
+           'sidebar_sections', 'sidebar_yml', 'write_sidebar', 'cell_directives', 'skip_in_tests', 'execute_notebook',
+           'process_notebook', 'process_notebooks', 'quarto_markdown', 'to_notebook_node', 'split_frontmatter',
+           'page_name', 'apply_cell_options', 'find_katex', 'copy_katex', 'lab_css', 'nav_html', 'pandoc_id',
+           'postprocess_html', 'link_methods_to_classes', 'render_page', 'site_pages', 'build_site', 'fresh_index',
+           'refresh_index', 'readme_markdown', 'build_readme', 'check_readme', 'read_results', 'results_markdown',
+           'mask_figure', 'main']
 
 # %% ../nbs/99_docsite.ipynb #f2209172
 import ast, csv, html, json, os, re, shutil, statistics, subprocess, sys, textwrap
@@ -24,12 +25,12 @@ from nbdev.config import get_config
 # %% ../nbs/99_docsite.ipynb #f9a25609
 SECTIONS = (
     ('Foundation', ('00_core',)),
-    ('Data', ('01_synthetic', '02_data', '02a_ytvis', '02b_davis', '02c_streams', '02c_coco')),
-    ('Model', ('03_encoder', '04_slot_attention', '05_decoder', '06_model', '06a_convert')),
-    ('Method', ('09a_vicious_cycle', '07_losses', '07a_slot_regulariser', '07b_contrastive', '08a_image_mode', '09_schedule')),
+    ('Data', ('01_synthetic', '02_data', '02a_ytvis', '02b_davis', '02c_coco', '02c_streams')),
+    ('Model', ('03_encoder', '03a_synthetic_backbone', '04_slot_attention', '05_decoder', '06_model', '06a_convert')),
+    ('Method', ('09a_vicious_cycle', '07_losses', '07a_slot_regulariser', '07b_contrastive', '07c_videosaur', '07d_steve', '08a_image_mode', '09_schedule')),
     ('Metrics', ('08_metrics',)),
     ('Training', ('09b_loop', '09c_checkpoints', '09d_distributed', '09e_evaluate', '09f_cli')),
-    ('Experiments', ('10_train_movi', '11_train_ytvis', '11a_transfer', '12_study', '12a_sweep', '14_infer')),
+    ('Experiments', ('10_train_movi', '11_train_ytvis', '11a_transfer', '12_study', '12a_sweep', '13_bench', '14_infer')),
     ('Documentation', ('99_docsite',)),
 )
 OTHER_SECTION = 'Other'
@@ -598,6 +599,7 @@ PAPER_ABLATION = (  # method key, label, MOVi-C 'FG-ARI / mBO' from the paper's 
     ('srl', 'SRL (all three)', '74.2 / 33.2'),
 )
 NOT_RUN = 'not yet run here'
+OTHER_SYSTEMS = (('videosaur', 'VideoSAUR'), ('steve', 'STEVE'))  # study method key, name: systems srl_nb also trains
 
 # %% ../nbs/99_docsite.ipynb #6f05f221
 def read_results(path:str|Path, # results CSV: columns method, fg_ari, mbo (fractions), one row per run
@@ -634,12 +636,13 @@ def results_markdown(results_csv:str|Path='study/results.csv', # our synthetic s
     lines = ['Video FG-ARI / mBO, in percent.', '',
              '| method | MOVi-C | MOVi-E | YouTube-VIS 2021 |', '|---|---|---|---|']
     lines += [f'| {m} | {v["movi_c"]} | {v["movi_e"]} | {v["ytvis2021"]} |' for m, v in PUBLISHED]
-    lines += [f'| {m} (srl_nb) | {NOT_RUN} | {NOT_RUN} | {NOT_RUN} |' for m in ('SlotContrast', 'SRL')]
+    lines += [f'| {m} (srl_nb) | {NOT_RUN} | {NOT_RUN} | {NOT_RUN} |' for m in ('SlotContrast', 'SRL', *(n for _, n in OTHER_SYSTEMS))]
     lines += ['', 'The SRL ablation: the paper on MOVi-C, and `srl_nb` on its synthetic videos '
               f'(`nbs/12_study.ipynb`; {"from `nbs/" + Path(results_csv).as_posix() + "`" if ours else NOT_RUN}).', '',
               '| configuration | paper, MOVi-C | srl_nb, synthetic |', '|---|---|---|']
-    keys = [k for k, _, _ in PAPER_ABLATION]
+    keys = [k for k, _, _ in PAPER_ABLATION] + [k for k, _ in OTHER_SYSTEMS]
     lines += [f'| {label} | {paper} | {_fmt_runs(ours.get(k))} |' for k, label, paper in PAPER_ABLATION]
+    lines += [f'| {n} (srl_nb) | {dict(PUBLISHED)[n]["movi_c"]} | {_fmt_runs(ours.get(k))} |' for k, n in OTHER_SYSTEMS]
     lines += [f'| {k} | - | {_fmt_runs(v)} |' for k, v in ours.items() if k not in keys]
     return Markdown('\n'.join(lines))
 

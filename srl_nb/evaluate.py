@@ -4,7 +4,7 @@
 
 # %% ../nbs/09e_evaluate.ipynb #238e3813
 from __future__ import annotations
-import json, textwrap
+import contextlib, json, textwrap
 from pathlib import Path
 import numpy as np
 import torch
@@ -15,14 +15,29 @@ from .model import FEATURES, ENCODED, ENC_MASKS, DEC_MASKS, RECON
 from .distributed import Dist, all_sum
 from .streams import make_val_batches, model_inputs
 from .checkpoint import load_checkpoint
+from .convert import read_any_checkpoint, authors_model, authors_config, CheckpointError, PAPER_PRESETS, _sha256
 from .schedule import LOSS_NAMES
+from .systems import TERM_NAMES
 
 # %% auto #0
-__all__ = ['DIAG_KEYS', 'evaluate', 'kmeans_floor_metrics', 'mask_overlay_figure', 'overlay_of', 'validation_overlay',
-           'evaluate_checkpoint', 'plot_loss_curves', 'plot_val_curves', 'results_table']
+__all__ = ['DIAG_KEYS', 'val_amp_dtype', 'val_autocast', 'evaluate', 'kmeans_floor_metrics', 'grid_ceiling_metrics',
+           'mask_overlay_figure', 'overlay_of', 'validation_overlay', 'evaluate_checkpoint', 'plot_loss_curves',
+           'plot_val_curves', 'results_table']
 
 # %% ../nbs/09e_evaluate.ipynb #22151a34
 DIAG_KEYS = DG.DIAGNOSE_KEYS     # every key `diagnose` can return, logged with a 'diag_' prefix
+
+def val_amp_dtype(cfg:Config, # run configuration: `optim.val_amp` and `optim.amp`
+                  device,     # where validation runs
+                 )->torch.dtype|None: # the autocast dtype of validation, None for full precision
+    "Validation runs under the training autocast when `optim.val_amp` (CUDA with fp16 or bf16 AMP), else in full precision"
+    if not cfg.optim.val_amp or torch.device(device).type != 'cuda' or cfg.optim.amp == 'fp32': return None
+    return torch.float16 if cfg.optim.amp == 'fp16' else torch.bfloat16
+
+def val_autocast(cfg:Config, device): # run configuration, where validation runs
+    "The autocast context of validation (`val_amp_dtype`)"
+    dt = val_amp_dtype(cfg, device)
+    return contextlib.nullcontext() if dt is None else torch.autocast(torch.device(device).type, dtype=dt)
 
 @torch.no_grad()
 def evaluate(model:nn.Module,  # an `SRLModel`
@@ -39,10 +54,11 @@ def evaluate(model:nn.Module,  # an `SRLModel`
     acc = M.MetricAccumulator()
     for i, b in enumerate(batches):
         if max_batches is not None and i >= max_batches: break
-        out = model(**model_inputs(b, device))
+        with val_autocast(cfg, device): out = model(**model_inputs(b, device))
         true = b['segmentations'].to(device)
+        empty = M.FG_EMPTY[cfg.data.fg_empty]                   # FG-ARI without foreground: 1.0 (MOVi) or skipped (YTVIS)
         for which, key in (('dec', DEC_MASKS), ('enc', ENC_MASKS)):
-            acc.update({f'{which}_{k}': v for k, v in M.evaluate_masks(out[key].float(), true, (cfg.grid, cfg.grid)).items()})
+            acc.update({f'{which}_{k}': v for k, v in M.evaluate_masks(out[key].float(), true, (cfg.grid, cfg.grid), empty).items()})
         if diag:
             acc.update({f'diag_{k}': v for k, v in DG.diagnose(out, true, (cfg.grid, cfg.grid)).items()})
             if i == 0: acc.update({f'diag_{k}': v for k, v in _grad_spectrum(model, b, cfg, device).items()})
@@ -84,6 +100,18 @@ def kmeans_floor_metrics(cfg:Config,     # run configuration (slots, grid, valid
         f = backbone(b['video'].to(device)).float()                                   # (B,T,N,C)
         r = M.kmeans_floor(f, b['segmentations'].to(device), (cfg.grid, cfg.grid), cfg.model.n_slots, seed=seed)
         acc.update({f'kmeans_{k}': v for k, v in r.items() if k != 'assign'})
+    return acc.compute()
+
+@torch.no_grad()
+def grid_ceiling_metrics(cfg:Config,        # run configuration (grid, validation data)
+                         split='validation', # which split
+                        )->dict:            # {'ceiling_video_fg_ari', 'ceiling_video_mbo', ...}
+    "Mean video/image FG-ARI and mBO of the best patch-grid answer on `split` (`srl_nb.metrics.grid_ceiling`)"
+    acc = M.MetricAccumulator()
+    c = apply_overrides(cfg, use_feature_cache=False)
+    for b in make_val_batches(c, split=split):
+        r = M.grid_ceiling(b['segmentations'], (cfg.grid, cfg.grid))
+        acc.update({f'ceiling_{k}': v for k, v in r.items() if k != 'assign'})
     return acc.compute()
 
 # %% ../nbs/09e_evaluate.ipynb #026ab57d
@@ -142,18 +170,32 @@ def validation_overlay(model:nn.Module,  # an `SRLModel` with its backbone
         return overlay_of(model, item['video'], cfg.grid, item['segmentations'], device, title)
 
 # %% ../nbs/09e_evaluate.ipynb #5d50c162
-def evaluate_checkpoint(ckpt:str|Path,        # a checkpoint written by `train`
+def evaluate_checkpoint(ckpt:str|Path,        # a checkpoint written by `train`, or an authors' Lightning checkpoint
                         split:str='validation', # 'validation' (MOVi/synthetic/YTVIS held-out) or 'davis2017'
                         data_dir:str|None=None, # override the data location stored in the checkpoint's config
                         out_dir:str|Path|None=None, # where metrics_<split>.json and masks_<split>.png go (default: beside the checkpoint)
                         max_videos:int|None=None,  # evaluate only the first n videos
                         device:str|None=None,      # default: cuda if available, else cpu
+                        preset:str|None=None,      # an authors' checkpoint: the preset it was trained with (e.g. 'movi_c')
+                        trust_pickle:bool=False,   # let pickle run code stored in the file (trusted files only)
+                        overrides:dict|None=None,  # further config values for the evaluation, e.g. {'ytvis_val_subset': 'all'}
                        )->dict:                    # the metrics written to metrics_<split>.json
-    "Metrics JSON and a mask-overlay figure for a checkpoint on a split"
+    "Metrics JSON and a mask-overlay figure for a checkpoint (srl_nb's or the authors', told apart by its content) on a split"
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    model, cfg = load_checkpoint(ckpt, device=device)
+    kind, obj = read_any_checkpoint(ckpt, trust_pickle)     # weights-only: no pickled code runs unless trusted
+    if kind == 'authors':
+        if preset is None:
+            raise CheckpointError(f"{ckpt} is an authors' checkpoint: name the preset it was trained with, "
+                                  f"preset= one of {list(PAPER_PRESETS)} (command line: --preset)")
+        p = Path(ckpt)
+        model = authors_model(obj, preset, str(p), f"authors' checkpoint {p.name} sha256={_sha256(p)[:16]}", device)
+        cfg = authors_config(preset)
+    else:
+        if preset is not None:
+            raise CheckpointError(f"{ckpt} is an srl_nb checkpoint, which carries its own config: drop preset={preset!r}")
+        model, cfg = load_checkpoint(ckpt, device=device)
     over = dict(use_feature_cache=False, **({'data_dir': data_dir} if data_dir else {}),
-                **({'max_val_videos': max_videos} if max_videos else {}))
+                **({'max_val_videos': max_videos} if max_videos else {}), **(overrides or {}))
     cfg = apply_overrides(cfg, **over)
     if split == 'davis2017':
         from srl_nb.davis import davis_loader
@@ -162,7 +204,11 @@ def evaluate_checkpoint(ckpt:str|Path,        # a checkpoint written by `train`
     else: batches = D.val_loader(cfg, split)
     res = evaluate(model, batches, cfg, device=device, jandf=split == 'davis2017')
     first = next(iter(batches))
-    res.update(checkpoint=str(ckpt), split=split, backbone=model.backbone.label if model.backbone is not None else cfg.model.backbone)
+    res.update(checkpoint=str(ckpt), format=kind, preset=cfg.name, split=split,
+               backbone=model.backbone.label if model.backbone is not None else cfg.model.backbone,
+               protocol=dict(fg_empty=cfg.data.fg_empty, val_autocast=str(val_amp_dtype(cfg, device)),
+                             ytvis_val_subset=cfg.data.ytvis_val_subset if cfg.data.dataset == 'ytvis2021' else None,
+                             resize_antialias=cfg.data.resize_antialias, crop_geometry=cfg.data.crop_geometry))
     out_dir = Path(out_dir or Path(ckpt).parent); out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f'metrics_{split}.json').write_text(json.dumps(res, indent=1))
     fig = overlay_of(model, first['video'][0], cfg.grid, first['segmentations'][0], device, title=f"{cfg.name} {split}: {res['backbone']}")
@@ -172,7 +218,7 @@ def evaluate_checkpoint(ckpt:str|Path,        # a checkpoint written by `train`
 
 # %% ../nbs/09e_evaluate.ipynb #e02d0eab
 def plot_loss_curves(log:list,        # records of `log.jsonl` (see `srl_nb.train.read_log`)
-                     terms=LOSS_NAMES,# which objectives (those never logged are left out)
+                     terms=TERM_NAMES,# which objectives (those never logged are left out): every system's by default
                     ):                # a matplotlib figure
     "One panel per objective, points coloured by the stage active at their step"
     import matplotlib.pyplot as plt
@@ -194,8 +240,9 @@ def plot_loss_curves(log:list,        # records of `log.jsonl` (see `srl_nb.trai
 def plot_val_curves(log:list,             # records of `log.jsonl`
                     floor:dict|None=None, # `kmeans_floor_metrics` output, drawn as a line
                     metric:str='video_fg_ari', # which score
+                    ceiling:dict|None=None, # `grid_ceiling_metrics` output, drawn as a line
                    ):                     # a matplotlib figure
-    "Decoder and slot-attention `metric` over validations, with the k-means floor"
+    "Decoder and slot-attention `metric` over validations, between the k-means floor and the grid ceiling"
     import matplotlib.pyplot as plt
     vals = [r for r in log if r.get('split') == 'val']
     fig, ax = plt.subplots(figsize=(5.6, 3))
@@ -203,6 +250,7 @@ def plot_val_curves(log:list,             # records of `log.jsonl`
         ax.plot([r['step'] for r in vals], [r[f'{which}_{metric}'] for r in vals], style, marker='o', ms=3,
                 label={'dec': 'decoder masks', 'enc': 'slot-attention masks'}[which])
     if floor: ax.axhline(floor[f'kmeans_{metric}'], color='grey', lw=1, label='k-means floor')
+    if ceiling: ax.axhline(ceiling[f'ceiling_{metric}'], color='black', lw=1, ls=':', label='grid ceiling')
     ax.set_xlabel('step', fontsize=9); ax.set_ylabel(metric, fontsize=9); ax.tick_params(labelsize=9)
     ax.legend(fontsize=9, loc='center left', bbox_to_anchor=(1.02, 0.5), frameon=False)
     fig.tight_layout()
@@ -210,11 +258,13 @@ def plot_val_curves(log:list,             # records of `log.jsonl`
 
 def results_table(last_val:dict,         # the metrics of the last validation
                   floor:dict|None=None,  # `kmeans_floor_metrics` output
-                 )->'pd.DataFrame':      # rows: the four scores; columns: decoder, slot attention, k-means
-    "Last validation of decoder and slot-attention masks beside the k-means floor"
+                  ceiling:dict|None=None, # `grid_ceiling_metrics` output
+                 )->'pd.DataFrame':      # rows: the four scores; columns: decoder, slot attention, k-means, grid ceiling
+    "Last validation of decoder and slot-attention masks beside the k-means floor and the grid ceiling"
     import pandas as pd
     rows = {}
     for k in ('video_fg_ari', 'video_mbo', 'image_fg_ari', 'image_mbo'):
         rows[k] = {'decoder masks': last_val.get(f'dec_{k}'), 'slot-attention masks': last_val.get(f'enc_{k}')}
         if floor is not None: rows[k]['k-means floor'] = floor.get(f'kmeans_{k}')
+        if ceiling is not None: rows[k]['grid ceiling'] = ceiling.get(f'ceiling_{k}')
     return pd.DataFrame(rows).T

@@ -14,7 +14,7 @@ from scipy.optimize import linear_sum_assignment
 # %% auto #0
 __all__ = ['FG_EMPTY', 'masks_to_ids', 'contingency', 'ari_from_table', 'video_fg_ari', 'image_fg_ari', 'mbo_from_table',
            'video_mbo', 'image_mbo', 'evaluate_masks', 'MetricAccumulator', 'or_dilate_disk', 'boundary_tolerance',
-           'davis_jandf', 'kmeans', 'kmeans_floor']
+           'davis_jandf', 'kmeans', 'kmeans_floor', 'grid_ceiling']
 
 # %% ../nbs/08_metrics.ipynb #53677771
 def masks_to_ids(
@@ -366,4 +366,22 @@ def kmeans_floor(
     assign, _ = kmeans(features.reshape(B, T * N, C), n_clusters, n_iters, seed)   # (B,TN)
     assign = assign.reshape(B, T, N)
     masks = F.one_hot(assign, n_clusters).permute(0, 1, 3, 2).float()           # (B,T,k,N)
+    return {**evaluate_masks(masks, true_ids, grid_hw), 'assign': assign}
+
+# %% ../nbs/08_metrics.ipynb #f3cdf8ef
+def grid_ceiling(
+    true_ids:Tensor,         # (B,T,H,W) true object ids at input resolution, 0 = background
+    grid_hw:tuple[int,int],  # (h, w) patch grid; H and W must be multiples of h and w
+)->dict:                     # `evaluate_masks` scores plus 'assign' (B,T,N) long, the majority id of each patch
+    "FG-ARI and mBO of the best patch-grid answer: each patch takes the id covering most of its pixels"
+    if true_ids.ndim != 4: raise ValueError(f"true_ids must be (B,T,H,W), found {tuple(true_ids.shape)}")
+    B, T, H, W = true_ids.shape
+    h, w = grid_hw
+    if H % h or W % w:
+        raise ValueError(f"a {H}x{W} frame does not split into a {h}x{w} grid of equal patches")
+    K = int(true_ids.max()) + 1
+    onehot = F.one_hot(true_ids.long().reshape(B * T, H, W), K).permute(0, 3, 1, 2).float()  # (BT,K,H,W)
+    share = F.avg_pool2d(onehot, (H // h, W // w))                                           # (BT,K,h,w) pixel shares
+    assign = share.flatten(2).argmax(1).reshape(B, T, h * w)        # (B,T,N); argmax keeps the first (smaller) id on ties
+    masks = F.one_hot(assign, K).permute(0, 1, 3, 2).float()        # (B,T,K,N)
     return {**evaluate_masks(masks, true_ids, grid_hw), 'assign': assign}

@@ -10,8 +10,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from .core import Config
 from . import data as D
-from .encoder import FeatureCache
-from .distributed import Dist
+from .encoder import FeatureCache, preprocess_frames
+from .distributed import Dist, accumulation_steps
 
 # %% auto #0
 __all__ = ['ClipStream', 'feature_cache', 'make_train_stream', 'make_val_batches', 'model_inputs']
@@ -27,39 +27,47 @@ class ClipStream:
                  d:Dist=Dist(),     # this process's rank and world size
                  num_workers:int=0, # loader worker processes
                  collate:Callable=D._collate, # list of items -> batch
+                 accum:int=1,       # micro-batches this rank reads per optimiser step (`accumulation_steps`)
+                 pin_memory:bool=False, # batches in page-locked host memory, so that copies to a GPU need not wait
                 ):
         self.ds, self.plan, self.bs, self.T, self.d, self.nw = dataset, plan, batch_size, clip_frames, d, num_workers
-        self.collate = collate
-        self.n_batches = len(plan(0).order) // (batch_size * d.world)    # full global batches per epoch
+        self.collate, self.pin_memory = collate, pin_memory
+        self.accum = accum
+        self.n_batches = len(plan(0).order) // (batch_size * d.world * accum)   # full steps per epoch
         if self.n_batches == 0:
             raise ValueError(f"{len(plan(0).order)} training clips per epoch cannot fill one global batch of "
-                             f"{batch_size} x {d.world} ranks; lower data.batch_size or add videos")
-        self.epoch, self.batch, self._it = 0, 0, None
+                             f"{batch_size} x {d.world} ranks" + (f" x {accum} micro-batches" if accum > 1 else '')
+                             + "; lower data.batch_size (or data.global_batch) or add videos")
+        self.epoch, self.batch, self.micro, self._it = 0, 0, 0, None
 
     def requests(self,
-                 epoch:int, # epoch number
-                 batch:int, # global batch within the epoch
-                )->list:    # this rank's [(video, start, n, flip, epoch)]
-        "This rank's requests of global batch `batch` of `epoch`"
-        g = self.bs * self.d.world
-        return D.clip_requests(self.plan(epoch), slice(batch * g + self.d.rank * self.bs, batch * g + (self.d.rank + 1) * self.bs),
-                               self.T, epoch)
+                 epoch:int,   # epoch number
+                 batch:int,   # global batch (optimiser step) within the epoch
+                 micro:int=0, # this rank's micro-batch within the step
+                )->list:      # this rank's [(video, start, n, flip, epoch)]
+        "This rank's requests of micro-batch `micro` of global batch `batch` of `epoch`"
+        g = self.bs * self.d.world * self.accum                      # clips per step
+        s = batch * g + (self.d.rank * self.accum + micro) * self.bs # rank-major: a rank's micro-batches are adjacent
+        return D.clip_requests(self.plan(epoch), slice(s, s + self.bs), self.T, epoch)
 
     def _start_epoch(self):
-        reqs = [self.requests(self.epoch, b) for b in range(self.batch, self.n_batches)]
-        self._it = iter(DataLoader(self.ds, batch_sampler=reqs, num_workers=self.nw, collate_fn=self.collate))
+        reqs = [self.requests(self.epoch, b, a) for b in range(self.batch, self.n_batches) for a in range(self.accum)
+                if (b, a) >= (self.batch, self.micro)]
+        self._it = iter(DataLoader(self.ds, batch_sampler=reqs, num_workers=self.nw, collate_fn=self.collate,
+                                   pin_memory=self.pin_memory))
 
     def __iter__(self): return self
     def __next__(self)->dict:
-        if self.batch >= self.n_batches: self.epoch, self.batch, self._it = self.epoch + 1, 0, None
+        if self.batch >= self.n_batches: self.epoch, self.batch, self.micro, self._it = self.epoch + 1, 0, 0, None
         if self._it is None: self._start_epoch()
-        b = next(self._it); self.batch += 1
+        b = next(self._it); self.micro += 1
+        if self.micro == self.accum: self.batch, self.micro = self.batch + 1, 0
         return b
 
-    def state_dict(self)->dict: return dict(epoch=self.epoch, batch=self.batch)
+    def state_dict(self)->dict: return dict(epoch=self.epoch, batch=self.batch, **({'micro': self.micro} if self.micro else {}))
     def load_state_dict(self, sd:dict): # `state_dict()` output
         "Continue at the position `sd`"
-        self.epoch, self.batch, self._it = int(sd['epoch']), int(sd['batch']), None
+        self.epoch, self.batch, self.micro, self._it = int(sd['epoch']), int(sd['batch']), int(sd.get('micro', 0)), None
 
 # %% ../nbs/02c_streams.ipynb #28ae7a6f
 class _CachedClips(Dataset):
@@ -89,20 +97,25 @@ def feature_cache(cfg:Config,    # run configuration (dataset, resolution, backb
     src = D._source(cfg, split)
     frames = _Frames(src)
     name = f"{cfg.data.dataset}-{cfg.data.synthetic_config}" if cfg.data.dataset == 'synthetic' else cfg.data.dataset
-    return FeatureCache.build(Path(cfg.data.data_dir) / 'feature_cache', frames, backbone, name, split, device=device)
+    return FeatureCache.build(Path(cfg.data.data_dir) / 'feature_cache', frames, backbone, name, split, device=device,
+                              antialias=cfg.data.resize_antialias)
 
 def make_train_stream(cfg:Config,    # run configuration
                       d:Dist=Dist(), # this process's rank and world size
                       backbone=None, # the frozen backbone; needed with `cfg.data.use_feature_cache`
-                      device='cpu',  # where the backbone runs if the cache must be built
+                      device='cpu',  # where the model runs (and the backbone, if the cache must be built)
+                      raw:bool|None=None, # uint8 frames, preprocessed by `model_inputs` on the device (None: on CUDA, 'resize' only)
                      )->ClipStream:
     "The training `ClipStream` of `cfg`: pixels, or cached features when `cfg.data.use_feature_cache`"
-    ds = D.train_dataset(cfg); src = ds.source
+    gpu = torch.device(device).type == 'cuda'
+    if raw is None: raw = gpu and cfg.data.train_aug == 'resize'
+    ds = D.train_dataset(cfg, raw=raw and not cfg.data.use_feature_cache); src = ds.source
     collate = D._collate
     if cfg.data.use_feature_cache:
         ds, collate = _CachedClips(feature_cache(cfg, backbone, 'train', device)), torch.utils.data.default_collate
     plan = lambda e: D.clip_plan(cfg.seed, e, src.n_videos, src.n_frames, cfg.data.clip_frames, cfg.data.hflip_prob)
-    return ClipStream(ds, plan, cfg.data.batch_size, cfg.data.clip_frames, d, cfg.data.num_workers, collate)
+    return ClipStream(ds, plan, cfg.data.batch_size, cfg.data.clip_frames, d, cfg.data.num_workers, collate,
+                      accum=accumulation_steps(cfg, d.world), pin_memory=gpu)
 
 # %% ../nbs/02c_streams.ipynb #beb9d676
 def make_val_batches(cfg:Config,    # run configuration
@@ -130,7 +143,12 @@ def make_val_batches(cfg:Config,    # run configuration
 
 def model_inputs(batch:dict, # a training or validation batch
                  device,     # where the model runs
+                 cfg:Config|None=None, # run configuration; needed for raw 'frames' (resolution, antialias)
                 )->dict:     # {'features': ...} or {'video': ...}
-    "The model's keyword inputs from a loader batch"
+    "The model's keyword inputs from a loader batch; raw uint8 frames are resized, flipped and normalised on `device`"
     if 'features' in batch: return dict(features=batch['features'].to(device, non_blocking=True))
+    if 'frames' in batch:
+        if cfg is None: raise ValueError("a batch of raw uint8 'frames' needs the run's config (resolution, antialias): model_inputs(batch, device, cfg)")
+        fr, fl = batch['frames'].to(device, non_blocking=True), batch['flip'].to(device, non_blocking=True)
+        return dict(video=preprocess_frames(fr, cfg.data.resolution, flip=fl, antialias=cfg.data.resize_antialias))
     return dict(video=batch['video'].to(device, non_blocking=True))

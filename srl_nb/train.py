@@ -9,39 +9,16 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 from .core import Config, seed_everything
-from . import losses as L
-from .model import SRLModel, FEATURES, SLOTS, ENC_MASKS, PATCH_ATTN, DEC_MASKS, RECON, RECON_PROJ, TARGET_PROJ, FEAT_PROJ
+from .systems import compute_losses, system, build_model, clip_gradients
 from .schedule import LOSS_NAMES, stage_weights, stage_name, stage_index, lr_at
-from .distributed import init_dist, gather_objects, barrier
+from .distributed import Dist, init_dist, gather_objects, barrier, accumulation_steps
 from .streams import feature_cache, make_train_stream, make_val_batches, model_inputs
 from .checkpoint import rng_state, save_training_state, resume_training
 from .evaluate import evaluate, validation_overlay
 
 # %% auto #0
-__all__ = ['compute_losses', 'NonFiniteLoss', 'check_finite', 'JsonlLog', 'read_log', 'read_tensorboard', 'TensorBoardLog',
-           'ProgressLine', 'train']
-
-# %% ../nbs/09b_loop.ipynb #00ff62b0
-def compute_losses(out:dict,    # the model's output dict
-                   cfg:Config,  # run configuration
-                   step:int,    # global step, selects the active terms
-                  )->tuple:     # (weighted total, {name: detached float32 value of each active term})
-    "The weighted SRL objective at `step` and its terms"
-    w, l = stage_weights(cfg, step), cfg.loss
-    kw = dict(temperature=l.temperature, base_temperature=l.base_temperature)
-    lean = dict(lean=l.lean_contrast, block_size=l.contrast_block)
-    terms = {'rec': L.feature_reconstruction_loss(out[RECON], out[FEATURES])}
-    terms['slot_slot'] = (L.slot_slot_contrastive_loss(out[SLOTS], **kw) if l.slot_contrast == 'srl'
-                          else L.slotcontrast_temporal_loss(out[SLOTS], temperature=l.temperature))
-    if w['reg']: terms['reg'] = L.slot_redundancy_loss(out[PATCH_ATTN], out[SLOTS].detach(), l.reg_rounds)
-    if w['deblur']:
-        terms['deblur'] = L.deblur_contrastive_loss(out[RECON_PROJ], out[TARGET_PROJ], out[ENC_MASKS],
-                                                    group_frames=l.group_frames, **kw, **lean)
-    if w['denoise']:
-        terms['denoise'] = L.denoise_contrastive_loss(out[FEAT_PROJ], out[FEATURES], out[DEC_MASKS], l.denoise_topk,
-                                                      group_frames=l.group_frames, **kw, **lean)
-    total = sum(w[n] * v.float() for n, v in terms.items())
-    return total, {n: v.detach().float() for n, v in terms.items()}
+__all__ = ['NonFiniteLoss', 'check_finite', 'FiniteGuard', 'JsonlLog', 'read_log', 'read_tensorboard', 'TensorBoardLog',
+           'ProgressLine', 'make_optimizer', 'optimisation_step', 'train']
 
 # %% ../nbs/09b_loop.ipynb #f1e4a31c
 class NonFiniteLoss(FloatingPointError):
@@ -56,6 +33,27 @@ def check_finite(terms:dict,          # {name: loss value} of this step
         if not torch.isfinite(v).all():
             raise NonFiniteLoss(f"loss term {n!r} is {v.item()} at step {step}; last good checkpoint: "
                                 f"{last_ckpt or 'none written yet'} (resume from it with resume=True)")
+
+# %% ../nbs/09b_loop.ipynb #a1f7c3d1
+class FiniteGuard:
+    "Notes the first non-finite value of each loss term on its device; `check` raises `NonFiniteLoss` for the earliest"
+    def __init__(self): self.first, self.value = {}, {}   # term -> step of its first non-finite value (-1: none yet), the value
+    def update(self, terms:dict, # {name: scalar tensor} of one (micro-)batch
+               step:int):        # the global step
+        "Fold this step's terms in, on their device (the host does not wait)"
+        for n, v in terms.items():
+            v = v.detach().float()
+            if n not in self.first:
+                self.first[n], self.value[n] = torch.full((), -1, dtype=torch.long, device=v.device), torch.zeros((), device=v.device)
+            new = ~torch.isfinite(v) & (self.first[n] < 0)
+            self.first[n], self.value[n] = torch.where(new, step, self.first[n]), torch.where(new, v, self.value[n])
+    def check(self, last_ckpt:str|None): # the last checkpoint written, for the message
+        "Raise `NonFiniteLoss` for the term that went non-finite first (reads the device: the host waits)"
+        bad = {n: s for n, s in ((n, int(f)) for n, f in self.first.items()) if s >= 0}
+        if bad:
+            n = min(bad, key=bad.get)
+            check_finite({n: self.value[n]}, bad[n], last_ckpt)
+
 
 # %% ../nbs/09b_loop.ipynb #0585d7c0
 class JsonlLog:
@@ -155,10 +153,57 @@ class ProgressLine:
         "Print a line (validation scores, the end of the run)"
         if self.enabled: print(text, file=self.file or sys.stderr, flush=True)
 
+# %% ../nbs/09b_loop.ipynb #b2e8d4f1
+def make_optimizer(params:list,       # the trainable parameters
+                   cfg:Config,         # run configuration (`cfg.optim`)
+                   device,             # where the parameters live; fused Adam on CUDA
+                   lr:float|None=None, # starting learning rate (default: `cfg.optim.lr`)
+                   fused:bool|None=None, # one kernel for all parameters (default: on CUDA); unfused Adam reads each step count on the host
+                  )->torch.optim.Adam:
+    "Adam as configured, fused on CUDA"
+    o = cfg.optim
+    if fused is None: fused = torch.device(device).type == 'cuda' or None
+    return torch.optim.Adam(params, lr=o.lr if lr is None else lr, betas=(o.beta1, o.beta2), eps=o.eps,
+                            weight_decay=o.weight_decay, fused=fused)
+
+
 # %% ../nbs/09b_loop.ipynb #aa458b8d
 def _autocast(cfg:Config, device:torch.device):
     if device.type != 'cuda' or cfg.optim.amp == 'fp32': return contextlib.nullcontext()
     return torch.autocast('cuda', dtype=torch.float16 if cfg.optim.amp == 'fp16' else torch.bfloat16)
+
+def optimisation_step(net:nn.Module,  # the model, or its DDP wrapper
+                      opt,             # the optimiser
+                      scaler,          # the gradient scaler (disabled off CUDA fp16)
+                      params:list,     # the trainable parameters (their gradient norm is clipped)
+                      micro:list,      # this process's micro-batches of the step
+                      cfg:Config,      # run configuration
+                      step:int,        # the global step (the active objectives)
+                      device,          # where the model runs
+                      last_ckpt:str|None=None, # for the message of a non-finite loss
+                      guard:FiniteGuard|None=None, # watches the terms on the device instead (no host sync; `train`)
+                      objective=compute_losses, # (out, cfg, step) -> (total, terms): the system's objective
+                      forward_kwargs:dict|None=None, # further arguments of the model's forward (STEVE: the Gumbel temperature)
+                     )->tuple:         # (weighted total, {term: value}, gradient norm): means over the micro-batches
+    "One optimiser step over A micro-batches: each loss / A backpropagated (DDP syncs on the last), clipped, stepped"
+    A = len(micro)
+    ddp = isinstance(getattr(net, '_orig_mod', net), nn.parallel.DistributedDataParallel)   # compiled or not
+    opt.zero_grad(set_to_none=True)
+    total_mean, terms_mean = 0., {}
+    for a, batch in enumerate(micro):
+        with net.no_sync() if ddp and a < A - 1 else contextlib.nullcontext():   # gradients add up locally first
+            with _autocast(cfg, device):
+                out = net(**model_inputs(batch, device, cfg), **(forward_kwargs or {}))
+                total, terms = objective(out, cfg, step)
+            if guard is None: check_finite(terms, step, last_ckpt)
+            else: guard.update(terms, step)
+            scaler.scale(total / A).backward()   # mean over micro-batches; DDP then averages over processes
+        total_mean = total_mean + total.detach() / A
+        for k, v in terms.items(): terms_mean[k] = terms_mean.get(k, 0.) + v / A
+    scaler.unscale_(opt)
+    gnorm = clip_gradients(params, cfg)      # global L2 norm, or the largest element (`optim.clip_norm`)
+    scaler.step(opt); scaler.update()
+    return total_mean, terms_mean, gnorm
 
 def train(cfg:Config,            # run configuration (a preset with overrides)
           out_dir:str|Path,      # where config, logs and checkpoints go
@@ -168,19 +213,22 @@ def train(cfg:Config,            # run configuration (a preset with overrides)
           stop_at:int|None=None, # stop after this many steps without a final checkpoint (simulates a kill)
           tensorboard:bool=True, # write TensorBoard events to out_dir/tb (rank 0)
           progress_every:float=15., # seconds between progress lines
+          compile:bool=False,    # `torch.compile` the model (the same maths; measured in notebook 13)
          )->dict:                # {'step', 'out_dir', 'last_val': metrics of the last validation, 'model'}
     "Train `cfg` into `out_dir`; with `resume=True` continue a run exactly where its last checkpoint left it"
     d = init_dist()
+    A = accumulation_steps(cfg, d.world)   # micro-batches per process and step; raises (saying how to launch) if none fits
     device = torch.device(device or (f'cuda:{d.local_rank}' if torch.cuda.is_available() else 'cpu'))
     out_dir = Path(out_dir); ckpt_path = out_dir / 'last.ckpt'
     if d.main: out_dir.mkdir(parents=True, exist_ok=True)
     log = JsonlLog(out_dir / 'log.jsonl', enabled=d.main)
     seed_everything(cfg.seed + d.rank)
 
-    model = SRLModel.from_config(cfg).to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr_at(cfg, 0), betas=(cfg.optim.beta1, cfg.optim.beta2),
-                           eps=cfg.optim.eps, weight_decay=cfg.optim.weight_decay)
+    sysm = system(cfg)                   # what differs between SRL, VideoSAUR and STEVE
+    model = build_model(cfg).to(device)
+    groups = sysm.param_groups(model)
+    params = [p for g in groups for p in g['params']]
+    opt = make_optimizer([{'params': g['params']} for g in groups], cfg, device, lr=sysm.lrs(cfg, 0)[0])
     scaler = torch.amp.GradScaler('cuda', enabled=device.type == 'cuda' and cfg.optim.amp == 'fp16')
     if cfg.data.use_feature_cache:       # rank 0 computes the caches once; the others wait, then open them
         if d.main:
@@ -201,6 +249,8 @@ def train(cfg:Config,            # run configuration (a preset with overrides)
     tb = TensorBoardLog(out_dir / 'tb', enabled=tensorboard and d.main, purge_step=step if resumed else None)
     net = nn.parallel.DistributedDataParallel(model, device_ids=[d.local_rank] if device.type == 'cuda' else None,
                                               find_unused_parameters=True) if d.world > 1 else model
+    if compile: net = torch.compile(net)
+    guard = FiniteGuard()            # a non-finite loss is found at the next log or checkpoint step, naming its step
 
     def checkpoint(path):
         rngs = gather_objects(rng_state(), d)
@@ -213,29 +263,28 @@ def train(cfg:Config,            # run configuration (a preset with overrides)
     model.train(); t0, n0, stage = time.perf_counter(), step, None
     while step < S.max_steps:
         if stop_at is not None and step >= stop_at: break
-        batch = next(stream)
-        lr = lr_at(cfg, step)
-        for g in opt.param_groups: g['lr'] = lr
-        with _autocast(cfg, device):
-            out = net(**model_inputs(batch, device))
-            total, terms = compute_losses(out, cfg, step)
-        check_finite(terms, step, last_ckpt)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(total).backward()
-        scaler.unscale_(opt)
-        gnorm = nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
-        scaler.step(opt); scaler.update()
+        micro = [next(stream) for _ in range(A)]                       # this process's micro-batches of the step
+        lrs = sysm.lrs(cfg, step)
+        for g, lr_g in zip(opt.param_groups, lrs): g['lr'] = lr_g
+        lr = lrs[0]
+        total, terms, gnorm = optimisation_step(net, opt, scaler, params, micro, cfg, step, device, last_ckpt, guard,
+                                                sysm.objective, sysm.forward_kwargs(cfg, step))
         if stage_name(cfg, step) != stage:
             stage = stage_name(cfg, step); tb.stage(step, stage_index(cfg, step), stage)
         step += 1
+        if step % S.log_every == 0 or step % S.val_every == 0 or step % S.ckpt_every == 0 or step == S.max_steps:
+            guard.check(last_ckpt)       # reads the flags: the host waits here, at these steps only
         if step % S.log_every == 0 or step == S.max_steps:
             rate = (step - n0) / max(time.perf_counter() - t0, 1e-9)
-            rec = dict(step=step - 1, stage=stage, lr=lr, loss=total.item(),
+            per_group = {f"lr_{g['name']}": v for g, v in zip(groups, lrs)} if len(groups) > 1 else {}
+            rec = dict(step=step - 1, stage=stage, lr=lr, **per_group, loss=total.item(), world=d.world, micro_batch=cfg.data.batch_size, accum=A,
                        **{k: v.item() for k, v in terms.items()}, grad_norm=gnorm.item(), steps_per_s=rate)
             log.write(rec); tb.log_step(rec, stage_index(cfg, step - 1))
         if bar.due(step): bar.show(step, stage, total.item(), {k: v.item() for k, v in terms.items()})
         if step % S.val_every == 0 or step == S.max_steps:
-            last_val = evaluate(model, make_val_batches(cfg, d, model.backbone, device), cfg, d, device, diag=True)
+            last_val = evaluate(model, make_val_batches(cfg, d, model.backbone, device), cfg, d, device, diag=sysm.diagnose)
+            if sysm.extra_scores is not None and d.main:   # a system's own protocol (STEVE's), on rank 0
+                last_val.update(sysm.extra_scores(model, cfg, make_val_batches(cfg, Dist(), model.backbone, device), device))
             log.write(dict(step=step - 1, split='val', **last_val))
             if tb.enabled: tb.log_val(step - 1, last_val, validation_overlay(model, cfg, device, title=f'{cfg.name}, step {step - 1}'))
             bar.write(f'validation at step {step}: ' + ', '.join(f'{k} {v:.3f}' if isinstance(v, float) else f'{k} {v}'

@@ -48,7 +48,7 @@ if __name__ == '__main__':
         'synthetic preset': lambda **kw: get_preset('synthetic', data_dir=str(d), max_train_videos=None, **kw),
         f'MOVi-C shapes (336 px, ViT-S/14 random init, S=11, decoder 1024, batch {a.movi_batch})':
             lambda **kw: get_preset('movi_c', data_dir=str(d), dataset='synthetic', synthetic_config='easy',
-                                    pretrained=False, batch_size=a.movi_batch, num_workers=0, amp='fp32', max_train_videos=4, **kw),
+                                    pretrained=False, batch_size=a.movi_batch, global_batch=None, num_workers=0, amp='fp32', max_train_videos=4, **kw),
     }
     print(f'device {a.device}, {torch.get_num_threads()} threads, {a.steps} timed steps per cell')
     rows = []

@@ -153,3 +153,47 @@ def test_bad_files(tmp_path):
     assert torch.equal(m.decoder.pos.table, good['decoder.module.pos_emb'])
     with pytest.raises(CheckpointError, match='not tensors'):
         check_authors_state_dict({**sd, 'initializer.slots': [1, 2]}, cfg)
+
+
+def test_read_any_checkpoint_tells_the_formats_apart(tmp_path):
+    "srl_nb's own checkpoints (numpy RNG state inside) and the authors' both read weights-only; anything else is refused"
+    import random
+    import numpy as np
+    from srl_nb.convert import read_any_checkpoint
+    cfg = get_preset('movi_c', resolution=28, n_slots=3, slot_dim=8, decoder_hidden=16, reg_rounds=2)
+    torch.save({'config': cfg.to_dict(), 'model': {}, 'rng': [dict(python=random.getstate(), numpy=np.random.get_state(),
+                torch=torch.get_rng_state())]}, tmp_path / 'ours.ckpt')
+    sd = _random_authors(authors_layout(cfg))
+    torch.save({'state_dict': sd, 'pytorch-lightning_version': '1.9.5'}, tmp_path / 'theirs.ckpt')
+    assert read_any_checkpoint(tmp_path / 'ours.ckpt')[0] == 'srl_nb'
+    kind, got = read_any_checkpoint(tmp_path / 'theirs.ckpt')
+    assert kind == 'authors' and set(got) == set(sd)
+    torch.save({'state_dict': sd, 'cls': argparse.ArgumentParser}, tmp_path / 'code.ckpt')
+    with pytest.raises(CheckpointError, match='argparse.ArgumentParser'): read_any_checkpoint(tmp_path / 'code.ckpt')
+
+
+def test_evaluate_authors_checkpoint_equals_the_model(tmp_path):
+    "srl_eval's path for an authors' checkpoint scores exactly what the model it holds scores, and says what it read"
+    import json
+    from srl_nb.synthetic import build_synthetic
+    from srl_nb.convert import authors_config
+    from srl_nb.core import apply_overrides
+    from srl_nb.data import val_loader
+    from srl_nb.evaluate import evaluate, evaluate_checkpoint
+    build_synthetic(tmp_path / 'data', 'easy', n_train=2, n_val=2, seed=0, overrides={'n_frames': 3, 'size': 48})
+    torch.manual_seed(0)
+    model = SRLModel.from_config(authors_config('movi_c')).eval()
+    save_authors_checkpoint(model, tmp_path / 'theirs.ckpt')
+    data = dict(dataset='synthetic', synthetic_config='easy', data_dir=str(tmp_path / 'data'), val_batch_size=1, num_workers=0)
+    res = evaluate_checkpoint(tmp_path / 'theirs.ckpt', preset='movi_c', max_videos=2, out_dir=tmp_path / 'eval',
+                              device='cpu', overrides=data)
+    assert res['format'] == 'authors' and res['preset'] == 'movi_c' and res['n_videos'] == 2
+    assert "authors' checkpoint theirs.ckpt sha256=" in res['backbone']
+    assert res['protocol']['fg_empty'] == get_preset('movi_c').data.fg_empty
+    cfg = apply_overrides(authors_config('movi_c'), use_feature_cache=False, max_val_videos=2, **data)
+    direct = evaluate(model, val_loader(cfg, 'validation'), cfg, device='cpu')
+    for k in ('dec_video_fg_ari', 'dec_video_mbo', 'enc_video_fg_ari', 'enc_image_mbo'):
+        assert res[k] == pytest.approx(direct[k], abs=1e-12), k
+    assert json.loads((tmp_path / 'eval' / 'metrics_validation.json').read_text())['format'] == 'authors'
+    with pytest.raises(CheckpointError, match='name the preset'):
+        evaluate_checkpoint(tmp_path / 'theirs.ckpt', out_dir=tmp_path / 'eval', overrides=data)

@@ -174,6 +174,20 @@ def test_finish_dist_survives_exit_race(tmp_path):
     w = tmp_path / 'race.py'; w.write_text(EXIT_RACE_WORKER)
     for _ in range(3): _launch(w)
 
+def test_train_processes_and_config_file(data_dir, tmp_path):
+    "Notebooks' n_gpus path: two gloo processes through torchrun from Python; the run equals the launcher's DDP run"
+    from srl_nb.cli import train_processes, train_cli
+    cfg = tiny(data_dir, batch_size=1, max_steps=4, ckpt_every=2, val_every=4)
+    res = train_processes(cfg, tmp_path / 'pair', 2, progress=False, tensorboard=False)
+    assert res['step'] == 4 and res['last_val']['n_videos'] == 2
+    assert json.loads((tmp_path / 'pair' / 'config.json').read_text()) == json.loads(cfg.to_json())
+    assert {(r['world'], r['micro_batch']) for r in read_log(tmp_path / 'pair' / 'log.jsonl') if 'split' not in r} == {(2, 1)}
+    _torchrun(tmp_path, cfg, tmp_path / 'ref')                     # the same config through the DDP worker of the test above
+    a, b = (torch.load(tmp_path / r / 'final.ckpt', weights_only=False)['model'] for r in ('pair', 'ref'))
+    for k in a: torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    with pytest.raises(SystemExit):
+        train_cli(['--config', str(tmp_path / 'none.json'), '--out-dir', str(tmp_path / 'x')])
+
 def test_papermill_run_notebook(data_dir, tmp_path):
     "Notebook 10 through papermill with tiny parameters: the injected values are the ones used"
     pm = pytest.importorskip('papermill')
@@ -192,7 +206,7 @@ def test_papermill_run_notebook(data_dir, tmp_path):
     printed = ''.join(''.join(o.get('text', '')) for c in json.loads((tmp_path / 'out.ipynb').read_text())['cells'] for o in c.get('outputs', []))
     assert 'step 1/3 (33%) | base+reg | loss' in printed and 'step 3/3 (100%)' in printed and 'ETA' in printed   # the progress lines
     assert 'validation at step 3: dec_video_fg_ari' in printed
-    for f in ('loss_curves.png', 'val_curves.png', 'kmeans_floor.json'): assert (out / f).stat().st_size > 0, f
+    for f in ('loss_curves.png', 'val_curves.png', 'kmeans_floor.json', 'grid_ceiling.json'): assert (out / f).stat().st_size > 0, f
     from srl_nb.cli import run_summary
     text = run_summary(out)
     assert 'k-means floor' in text and 'loss_curves.png' in text and 'tensorboard --logdir' in text
