@@ -27,7 +27,7 @@ def parse_overrides(pairs:list, # ['key=value', ...] as typed on the command lin
         except json.JSONDecodeError: out[k] = v
     return out
 
-# %% ../nbs/09f_cli.ipynb #a861a6ec
+# %% ../nbs/09f_cli.ipynb #25acb867
 def read_config(path:str|Path, # a config JSON written by `Config.to_json` (a run's config.json)
                )->Config:
     "The config stored in `path`, validated, with a clear error for a missing or unreadable file"
@@ -95,7 +95,7 @@ def eval_cli(argv:list|None=None): # the arguments (default: `sys.argv[1:]`)
         fail(e.args[0] if e.args else e)
     print(json.dumps(res, indent=1))
 
-# %% ../nbs/09f_cli.ipynb #15bb6787
+# %% ../nbs/09f_cli.ipynb #bf522c8b
 def train_processes(cfg:Config,         # run configuration
                     out_dir:str|Path,   # the run folder
                     n_procs:int,        # processes (one per GPU) on this machine
