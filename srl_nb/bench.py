@@ -4,6 +4,7 @@
 
 # %% ../nbs/13_bench.ipynb #6713128d
 from __future__ import annotations
+import pandas as pd    # the tables these functions return (annotations are read by the docs)
 import argparse, contextlib, dataclasses, gc, json, math, os, platform, signal, subprocess, sys, time, warnings
 from collections import Counter
 from pathlib import Path

@@ -139,7 +139,7 @@ def write_tiny_coco(data_dir, # output data_dir (coco/... goes inside)
                     n_images:int=6, # images; image i % 4 == 2 has no annotation, i % 4 == 3 a crowd region only
                     seed:int=0, # random seed
                    )->Path: # the coco folder
-    "Write a small COCO-2017-format split (JPEGs + instances_<split>2017.json) covering polygons, RLE, crowd and empty images"
+    "Write a small COCO-2017-format split (JPEGs + instances_{split}2017.json) covering polygons, RLE, crowd and empty images"
     rng = np.random.default_rng(seed); d = Path(data_dir) / 'coco'
     (d / f'{split}2017').mkdir(parents=True, exist_ok=True); (d / 'annotations').mkdir(exist_ok=True)
     images, anns = [], []

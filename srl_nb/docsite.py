@@ -8,9 +8,9 @@ __all__ = ['SECTIONS', 'OTHER_SECTION', 'INDEX_NB', 'HIDE_INPUT', 'PAGE_TEMPLATE
            'sidebar_sections', 'sidebar_yml', 'write_sidebar', 'cell_directives', 'skip_in_tests', 'execute_notebook',
            'process_notebook', 'process_notebooks', 'quarto_markdown', 'to_notebook_node', 'split_frontmatter',
            'page_name', 'apply_cell_options', 'find_katex', 'copy_katex', 'lab_css', 'nav_html', 'pandoc_id',
-           'postprocess_html', 'link_methods_to_classes', 'render_page', 'site_pages', 'build_site', 'fresh_index',
-           'refresh_index', 'readme_markdown', 'build_readme', 'check_readme', 'read_results', 'results_markdown',
-           'mask_figure', 'main']
+           'postprocess_html', 'link_methods_to_classes', 'link_notebook_pages', 'render_page', 'site_pages',
+           'build_site', 'fresh_index', 'refresh_index', 'readme_markdown', 'build_readme', 'check_readme',
+           'read_results', 'results_markdown', 'mask_figure', 'main']
 
 # %% ../nbs/99_docsite.ipynb #f2209172
 import ast, csv, html, json, os, re, shutil, statistics, subprocess, sys, textwrap
@@ -442,6 +442,22 @@ def link_methods_to_classes(pages:dict, # {href: rendered HTML} of the whole sit
             if frag in ids[page]: a['href'] = f'{m.group(1) or ""}#{frag}'
     return {h: str(s) for h, s in soups.items()}
 
+# %% ../nbs/99_docsite.ipynb #7ad17ddf
+def link_notebook_pages(pages:dict,   # {href: rendered HTML} of the whole site
+                        entries:list, # the site's pages: [{'src': 'nbs-relative notebook', 'href': 'page', ...}]
+                       )->dict:       # the same pages, links to notebooks pointed at their pages
+    "Point links to a notebook of the site (`NAME.ipynb`, `./NAME.ipynb`, with or without `#frag`) at its page"
+    from bs4 import BeautifulSoup
+    by_nb = {Path(e['src']).name: e['href'] for e in entries}
+    out = {}
+    for href, text in pages.items():
+        soup = BeautifulSoup(text, 'html.parser')
+        for a in soup.find_all('a', href=True):
+            m = re.match(r'^(?:\./)?([^/:#?]+\.ipynb)(#.*)?$', a['href'])
+            if m and m.group(1) in by_nb: a['href'] = by_nb[m.group(1)] + (m.group(2) or '')
+        out[href] = str(soup)
+    return out
+
 # %% ../nbs/99_docsite.ipynb #0ba292ee
 def render_page(nb:dict,          # processed notebook
                 src:Path,         # notebook file (for relative images)
@@ -497,6 +513,7 @@ def build_site(out_dir:str|Path='_docs',  # site folder (created; pages are over
     math = copy_katex(out)
     rendered = {page['href']: render_page(nb, nbs/page['src'], pages, page['href'], out, math=math)
                 for page, nb in zip(pages, processed)}
+    rendered = link_notebook_pages(rendered, pages)
     for href, text in link_methods_to_classes(rendered).items(): (out/href).write_text(text, encoding='utf-8')
     (out/'site.css').write_text(SITE_CSS)
     (out/'lab.css').write_text(lab_css())

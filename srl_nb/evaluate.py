@@ -4,6 +4,7 @@
 
 # %% ../nbs/09e_evaluate.ipynb #238e3813
 from __future__ import annotations
+import pandas as pd    # the tables these functions return (annotations are read by the docs)
 import contextlib, json, textwrap
 from pathlib import Path
 import numpy as np

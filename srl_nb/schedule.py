@@ -4,6 +4,7 @@
 
 # %% ../nbs/09_schedule.ipynb #097027cd
 from __future__ import annotations
+import pandas as pd    # the tables these functions return (annotations are read by the docs)
 from .core import Config
 
 # %% auto #0

@@ -4,6 +4,7 @@
 
 # %% ../nbs/12a_sweep.ipynb #a0421a2d
 from __future__ import annotations
+import pandas as pd    # the tables these functions return (annotations are read by the docs)
 import json
 from pathlib import Path
 from typing import Callable, NamedTuple
