@@ -20,7 +20,7 @@ METHODS = {'srl': dict(use_reg=True, use_deblur=True, use_denoise=True),        
 SWEPT = ('seed', 'use_reg', 'use_deblur', 'use_denoise')   # set per run by the sweep, never by `overrides`
 
 class SweepRun(NamedTuple):
-    "One run of a sweep: its config is `get_preset(preset, **overrides)`"
+    "One run of a sweep, with fields `name` (unique, filesystem-safe), `preset` and `overrides`: its config is `get_preset(preset, **overrides)`"
     name:str        # unique and filesystem-safe: method, warm-up end, contrast start, slots, seed
     preset:str      # a key of `srl_nb.core.PRESETS`
     overrides:dict  # config fields to change

@@ -16,7 +16,7 @@ from .videosaur import VideoSAURModel, videosaur_objective
 from .steve import STEVEModel, steve_objective, steve_param_groups, steve_lrs, steve_tau, steve_protocol_scores
 
 # %% auto #0
-__all__ = ['SYSTEMS', 'TERM_NAMES', 'denoise_sim_dtype', 'compute_losses', 'System', 'system', 'build_model', 'clip_gradients']
+__all__ = ['SYSTEMS', 'TERM_NAMES', 'denoise_sim_dtype', 'compute_losses', 'System', 'system_of', 'build_model', 'clip_gradients']
 
 # %% ../nbs/09_systems.ipynb #5a7a9c9d
 def denoise_sim_dtype(cfg:Config, # run configuration: `loss.denoise_sim_dtype` and `optim.amp`
@@ -82,7 +82,7 @@ SYSTEMS = {
 }
 TERM_NAMES = tuple(dict.fromkeys(t for s in SYSTEMS.values() for t in s.terms))   # every term any system logs
 
-def system(cfg:Config)->System:
+def system_of(cfg:Config)->System:
     "The `System` of `cfg.model.arch`"
     if cfg.model.arch not in SYSTEMS: raise KeyError(f"unknown model.arch {cfg.model.arch!r}; known: {sorted(SYSTEMS)}")
     return SYSTEMS[cfg.model.arch]
@@ -91,7 +91,7 @@ def build_model(cfg:Config,               # a run configuration
                 with_backbone:bool=True,  # build the frozen backbone (False: a features-only model)
                )->nn.Module:
     "The model `cfg` describes, whichever system it is"
-    return system(cfg).build(cfg, with_backbone=with_backbone)
+    return system_of(cfg).build(cfg, with_backbone=with_backbone)
 
 def clip_gradients(params:list,  # parameters with gradients
                    cfg:Config,   # optim.grad_clip and optim.clip_norm

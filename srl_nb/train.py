@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 from .core import Config, seed_everything
-from .systems import compute_losses, system, build_model, clip_gradients
+from .systems import compute_losses, system_of, build_model, clip_gradients
 from .schedule import LOSS_NAMES, stage_weights, stage_name, stage_index, lr_at
 from .distributed import Dist, init_dist, gather_objects, barrier, accumulation_steps
 from .streams import feature_cache, make_train_stream, make_val_batches, model_inputs
@@ -224,7 +224,7 @@ def train(cfg:Config,            # run configuration (a preset with overrides)
     log = JsonlLog(out_dir / 'log.jsonl', enabled=d.main)
     seed_everything(cfg.seed + d.rank)
 
-    sysm = system(cfg)                   # what differs between SRL, VideoSAUR and STEVE
+    sysm = system_of(cfg)                   # what differs between SRL, VideoSAUR and STEVE
     model = build_model(cfg).to(device)
     groups = sysm.param_groups(model)
     params = [p for g in groups for p in g['params']]

@@ -13,12 +13,12 @@ the figures are the median over rounds of the mean step time of a round.
 import argparse, statistics, time
 import torch
 from srl_nb.core import get_preset
-from srl_nb.systems import system, build_model, clip_gradients
+from srl_nb.systems import system_of, build_model, clip_gradients
 
 def make_step(preset:str, step:int=0):
     "A closure running one training step of `preset` at global step `step`, and a description"
     cfg = get_preset(preset)
-    sysm = system(cfg)
+    sysm = system_of(cfg)
     model = build_model(cfg, with_backbone=not cfg.data.use_feature_cache).train()
     groups = sysm.param_groups(model)
     opt = torch.optim.Adam([{'params': g['params']} for g in groups], lr=1e-4)

@@ -191,7 +191,7 @@ def _tiny(preset, d):
 def test_train_runs_and_resumes_each_system(tiny_videos, tmp_path, preset, terms):
     from srl_nb.train import train, read_log
     from srl_nb.checkpoint import load_checkpoint
-    from srl_nb.systems import system
+    from srl_nb.systems import system_of
     cfg = _tiny(preset, tiny_videos)
     res = train(cfg, tmp_path / 'run', progress=False, tensorboard=False)
     assert res['step'] == 4
@@ -210,4 +210,4 @@ def test_train_runs_and_resumes_each_system(tiny_videos, tmp_path, preset, terms
     a, b = (torch.load(tmp_path / r / 'final.ckpt', weights_only=False)['model'] for r in ('run', 'cut'))
     for k in a: torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
     model, c2 = load_checkpoint(tmp_path / 'run' / 'final.ckpt')
-    assert type(model) is type(system(cfg).build(cfg)) and c2.model.arch == cfg.model.arch
+    assert type(model) is type(system_of(cfg).build(cfg)) and c2.model.arch == cfg.model.arch
