@@ -24,7 +24,7 @@ from .streams import model_inputs
 
 # %% auto #0
 __all__ = ['CPU_ATTENTION_FLOPS', 'TINY', 'TERMS', 'MODEL_PARTS', 'PEAK_BF16_TFLOPS', 'flop_counter', 'bench_config',
-           'build_model', 'terms_config', 'loss_terms', 'step_flops', 'total_flops', 'trainer_step_flops',
+           'bench_model', 'terms_config', 'loss_terms', 'step_flops', 'total_flops', 'trainer_step_flops',
            'flops_table', 'step_totals', 'device_peak', 'run_cost', 'host_sync_ops', 'ArraySource', 'synthetic_videos',
            'random_clips', 'host_batch', 'amp_autocast', 'TrainStep', 'Row', 'default_rows', 'run_row', 'loader_row',
            'row_line', 'ratios', 'BenchLog', 'run_bench', 'main']
@@ -53,7 +53,7 @@ def bench_config(preset:str,     # a preset name ('movi_c', 'ytvis2021', ...)
     "`preset` with a random-init backbone (no weights are loaded), optionally tiny"
     return get_preset(preset, **{**dict(pretrained=False, weights_path=None), **(TINY if tiny else {}), **overrides})
 
-def build_model(cfg:Config,     # run configuration
+def bench_model(cfg:Config,     # run configuration
                 device='cpu',   # where the model lives; 'meta' gives shapes only, built at once
                )->SRLModel:
     "The model of `cfg` on `device`, in training mode"
@@ -123,7 +123,7 @@ def step_flops(cfg:Config,        # run configuration
                device='meta',     # where to count ('meta': shapes only)
               )->dict:            # {'forward': {part: FLOPs}, 'backward': {part: FLOPs}}
     "FLOPs of one training step: the model's parts and each objective forward, each objective and the model backward"
-    model = build_model(cfg, device)
+    model = bench_model(cfg, device)
     x = _inputs(cfg, batch or cfg.data.batch_size, inputs, device)
     fwd, bwd, grads, w = {}, {}, {}, stage_weights(cfg, step)
     with flop_counter() as fc:
@@ -147,7 +147,7 @@ def total_flops(f:dict)->int:
 
 def trainer_step_flops(cfg:Config, step:int, batch:int|None=None, inputs:str='pixels', device='meta')->int:
     "FLOPs of the trainer's own forward, `compute_losses` and `backward()`, counted in one piece"
-    model = build_model(cfg, device)
+    model = bench_model(cfg, device)
     x = _inputs(cfg, batch or cfg.data.batch_size, inputs, device)
     with flop_counter() as fc:
         total, _ = compute_losses(model(**x), cfg, step)
@@ -400,7 +400,7 @@ class _Bench:
             self.model = self.init = None; gc.collect()
             if self.cuda: torch.cuda.empty_cache()
             torch.manual_seed(0)
-            self.model = build_model(self.config(row)[0], self.device)
+            self.model = bench_model(self.config(row)[0], self.device)
             self.init = {k: v.detach().clone().cpu() for k, v in self.model.state_dict().items()}
             self.model_key = row.preset
         self.model.load_state_dict(self.init)

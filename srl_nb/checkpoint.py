@@ -22,12 +22,15 @@ __all__ = ['RUN_ONLY_FIELDS', 'atomic_save', 'model_state', 'load_model_state', 
 def atomic_save(obj,             # anything `torch.save` accepts
                 path:str|Path,   # destination; its folder is created
                ):
-    "`torch.save` to a temporary file beside `path`, fsync, then rename over `path`"
+    "`torch.save` to a temporary file beside `path`, fsync, then rename over `path`; a failed write leaves no temporary file"
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
-    with open(tmp, 'wb') as f:
-        torch.save(obj, f); f.flush(); os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, 'wb') as f:
+            torch.save(obj, f); f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists(): tmp.unlink()
 
 def model_state(model:nn.Module, # an `SRLModel`
                )->dict:          # its state dict without 'backbone.*'

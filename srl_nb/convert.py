@@ -298,15 +298,9 @@ def save_authors_checkpoint(model:SRLModel, # a model with its backbone and the 
         raise ValueError("the authors' checkpoints hold the backbone: build the model with its backbone (with_backbone=True)")
     from srl_nb import __version__
     sd = {k: v.detach().to('cpu', copy=True).contiguous() for k, v in srl_nb_state_dict_to_authors(model.state_dict()).items()}
-    p = Path(path); p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f'.{p.name}.tmp-{os.getpid()}')
-    try:
-        with open(tmp, 'wb') as f:
-            torch.save({'state_dict': sd, 'saved_by': f'srl_nb {__version__}'}, f); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists(): tmp.unlink()
-    return p
+    from srl_nb.checkpoint import atomic_save
+    atomic_save({'state_dict': sd, 'saved_by': f'srl_nb {__version__}'}, path)
+    return Path(path)
 
 # %% ../nbs/06a_convert.ipynb #e3031527
 def _numpy_state_globals()->list:

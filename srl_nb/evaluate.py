@@ -17,8 +17,7 @@ from .distributed import Dist, all_sum
 from .streams import make_val_batches, model_inputs
 from .checkpoint import load_checkpoint
 from .convert import read_any_checkpoint, authors_model, authors_config, CheckpointError, PAPER_PRESETS, _sha256
-from .schedule import LOSS_NAMES
-from .systems import TERM_NAMES
+from .systems import TERM_NAMES, amp_dtype
 
 # %% auto #0
 __all__ = ['DIAG_KEYS', 'val_amp_dtype', 'val_autocast', 'evaluate', 'kmeans_floor_metrics', 'grid_ceiling_metrics',
@@ -31,9 +30,8 @@ DIAG_KEYS = DG.DIAGNOSE_KEYS     # every key `diagnose` can return, logged with 
 def val_amp_dtype(cfg:Config, # run configuration: `optim.val_amp` and `optim.amp`
                   device,     # where validation runs
                  )->torch.dtype|None: # the autocast dtype of validation, None for full precision
-    "Validation runs under the training autocast when `optim.val_amp` (CUDA with fp16 or bf16 AMP), else in full precision"
-    if not cfg.optim.val_amp or torch.device(device).type != 'cuda' or cfg.optim.amp == 'fp32': return None
-    return torch.float16 if cfg.optim.amp == 'fp16' else torch.bfloat16
+    "Validation runs under the training autocast (`amp_dtype`) when `optim.val_amp`, else in full precision"
+    return amp_dtype(cfg, device) if cfg.optim.val_amp else None
 
 def val_autocast(cfg:Config, device): # run configuration, where validation runs
     "The autocast context of validation (`val_amp_dtype`)"

@@ -16,18 +16,24 @@ from .videosaur import VideoSAURModel, videosaur_objective
 from .steve import STEVEModel, steve_objective, steve_param_groups, steve_lrs, steve_tau, steve_protocol_scores
 
 # %% auto #0
-__all__ = ['SYSTEMS', 'TERM_NAMES', 'denoise_sim_dtype', 'compute_losses', 'System', 'system_of', 'build_model', 'clip_gradients']
+__all__ = ['SYSTEMS', 'TERM_NAMES', 'amp_dtype', 'denoise_sim_dtype', 'compute_losses', 'System', 'system_of', 'build_model',
+           'clip_gradients']
 
 # %% ../nbs/09_systems.ipynb #5a7a9c9d
+def amp_dtype(cfg:Config, # run configuration: `optim.amp`
+              device,     # where the model runs
+             )->torch.dtype|None: # the autocast dtype, None in full precision
+    "The autocast dtype of a run: fp16 or bf16 on CUDA as `optim.amp` says, full precision off CUDA or with 'fp32'"
+    if torch.device(device).type != 'cuda' or cfg.optim.amp == 'fp32': return None
+    return torch.float16 if cfg.optim.amp == 'fp16' else torch.bfloat16
+
 def denoise_sim_dtype(cfg:Config, # run configuration: `loss.denoise_sim_dtype` and `optim.amp`
                       device,     # where the loss runs
                      )->torch.dtype|None: # precision of the denoising term's backbone cosines (None: the loss's own)
-    "'amp': the autocast dtype of a CUDA run under AMP (the authors' fp16), full precision otherwise; 'fp16': always; 'fp32': never"
+    "'amp': the run's autocast dtype (`amp_dtype`: the authors' fp16 on CUDA), full precision otherwise; 'fp16': always; 'fp32': never"
     s = cfg.loss.denoise_sim_dtype
     if s == 'fp16': return torch.float16
-    if s == 'amp' and torch.device(device).type == 'cuda' and cfg.optim.amp != 'fp32':
-        return torch.float16 if cfg.optim.amp == 'fp16' else torch.bfloat16
-    return None
+    return amp_dtype(cfg, device) if s == 'amp' else None
 
 def compute_losses(out:dict,    # the model's output dict
                    cfg:Config,  # run configuration

@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 from .core import Config, seed_everything
-from .systems import compute_losses, system_of, build_model, clip_gradients
-from .schedule import LOSS_NAMES, stage_weights, stage_name, stage_index, lr_at
+from .systems import TERM_NAMES, compute_losses, system_of, build_model, clip_gradients, amp_dtype
+from .schedule import stage_name, stage_index
 from .distributed import Dist, init_dist, gather_objects, barrier, accumulation_steps
 from .streams import feature_cache, make_train_stream, make_val_batches, model_inputs
 from .checkpoint import rng_state, save_training_state, resume_training
@@ -105,9 +105,9 @@ class TensorBoardLog:
         if not self.enabled: return
         s = rec['step']
         self.w.add_scalar('loss/total', rec['loss'], s)
-        for k in LOSS_NAMES:
+        for k in TERM_NAMES:                      # every system's terms
             if k in rec: self.w.add_scalar(f'loss/{k}', rec[k], s)
-        for k in ('lr', 'grad_norm', 'steps_per_s'): self.w.add_scalar(f'train/{k}', rec[k], s)
+        for k in ('lr', 'grad_norm', 'steps_per_s', *(k for k in rec if k.startswith('lr_'))): self.w.add_scalar(f'train/{k}', rec[k], s)
         self.w.add_scalar('train/stage', stage, s)
     def log_val(self, step:int, metrics:dict, fig=None): # the step, every validation metric, a mask-overlay figure
         "Scalars (and the figure) of one validation"
@@ -169,8 +169,8 @@ def make_optimizer(params:list,       # the trainable parameters
 
 # %% ../nbs/09b_loop.ipynb #aa458b8d
 def _autocast(cfg:Config, device:torch.device):
-    if device.type != 'cuda' or cfg.optim.amp == 'fp32': return contextlib.nullcontext()
-    return torch.autocast('cuda', dtype=torch.float16 if cfg.optim.amp == 'fp16' else torch.bfloat16)
+    dt = amp_dtype(cfg, device)
+    return contextlib.nullcontext() if dt is None else torch.autocast(device.type, dtype=dt)
 
 def optimisation_step(net:nn.Module,  # the model, or its DDP wrapper
                       opt,             # the optimiser

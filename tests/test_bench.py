@@ -73,7 +73,7 @@ def test_compiled_step_matches_eager():
     losses = {}
     for compiled in (False, True):
         torch.manual_seed(0)
-        step = B.TrainStep(B.build_model(c), c, st, 'cpu', compile=compiled)
+        step = B.TrainStep(B.bench_model(c), c, st, 'cpu', compile=compiled)
         losses[compiled] = torch.stack([step(b) for b in batches])
     torch.testing.assert_close(losses[True], losses[False], rtol=1e-4, atol=1e-5)
 

@@ -193,8 +193,11 @@ def test_train_runs_and_resumes_each_system(tiny_videos, tmp_path, preset, terms
     from srl_nb.checkpoint import load_checkpoint
     from srl_nb.systems import system_of
     cfg = _tiny(preset, tiny_videos)
-    res = train(cfg, tmp_path / 'run', progress=False, tensorboard=False)
+    res = train(cfg, tmp_path / 'run', progress=False)
     assert res['step'] == 4
+    from srl_nb.train import read_tensorboard
+    tags = read_tensorboard(tmp_path / 'run' / 'tb').Tags()['scalars']
+    assert {f'loss/{t}' for t in terms} <= set(tags), tags                   # the system's own terms reach TensorBoard
     log = read_log(tmp_path / 'run' / 'log.jsonl')
     steps = [r for r in log if 'split' not in r]
     assert [r['step'] for r in steps] == [0, 1, 2, 3]
