@@ -56,7 +56,7 @@ def _read_rgb(p:Path, hw:tuple|None=None)->np.ndarray:
                         f"the annotations do not match the frames")
     return a
 
-YTVIS_VAL_VIDEOS = 300   # the last 300 videos of train/instances.json are the validation set (SPEC section 4)
+YTVIS_VAL_VIDEOS = 300   # the last 300 videos of train/instances.json are the validation set (the authors' data module)
 
 def store_size(h:int, w:int, # frame size
                side:int,     # short side after resizing

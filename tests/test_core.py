@@ -1,4 +1,4 @@
-"Pin every value of the paper presets to SPEC.md sections 1-3."
+"Pin every value of the paper presets to the authors' configs (hynnsk/SRL configs/srl/*.yaml)."
 import json, pytest
 from srl_nb.core import get_preset, Config, PRESETS, presets_table, apply_overrides
 
@@ -45,7 +45,7 @@ def test_paper_preset_values(name):
     cfg = get_preset(name)
     for key, want in {**COMMON, **SPEC[name]}.items():
         got = _get(cfg, key)
-        assert got == want and type(got) is type(want), f'{name} {key}: {got!r} != SPEC {want!r}'
+        assert got == want and type(got) is type(want), f'{name} {key}: {got!r} != the authors\' {want!r}'
     assert cfg.n_patches == PATCHES[name]
 
 @pytest.mark.parametrize('name', list(PRESETS))

@@ -2,8 +2,9 @@
 
 The site is built offline (`srl_nb.docsite.build_site`) and opened in headless Chromium through the Chrome
 DevTools protocol: every page loads without console errors, every navigation link resolves (fragments
-included), figures are present and decoded, and the API docs show each exported function and class with its
-signature, docstring and parameter docs. The README must be what the index notebook renders to, and its
+included), figures are present and decoded, no code cell is cut at its edge, equations are typeset by the KaTeX
+the build installs with npm (no system package), no page cites a file outside the repository, and the API docs
+show each exported function and class with its signature, docstring and parameter docs. The README must be what the index notebook renders to, and its
 commands must match the Makefile and the run notebooks.
 """
 import base64, functools, http.server, inspect, json, os, re, shlex, shutil, subprocess, tempfile, threading, time
@@ -23,10 +24,9 @@ SCREENSHOT = ROOT/'_docs'/'screenshot_index.png'
 # ---------------------------------------------------------------- browser machinery
 @pytest.fixture(scope='session')
 def chromium():
-    "Debian's chromium (and libjs-katex, which the site uses for equations), installed with apt-get when missing"
+    "Debian's chromium, installed with apt-get when missing"
     exe = shutil.which('chromium') or CHROMIUM
-    missing = [pkg for pkg, there in (('chromium', Path(exe).exists()), ('libjs-katex', docsite.find_katex() is not None))
-               if not there]
+    missing = [] if Path(exe).exists() else ['chromium']
     if missing:
         if os.geteuid() != 0:
             pytest.fail(f'{missing} missing and this is not root: run `apt-get update && apt-get install -y {" ".join(missing)}`')
@@ -143,8 +143,22 @@ PAGE_STATE = """JSON.stringify({
   imgs: [...document.images].map(i => ({src: i.getAttribute('src').slice(0, 40), ok: i.complete && i.naturalWidth > 0})),
   ids: [...document.querySelectorAll('[id]')].map(e => e.id),
   math: document.querySelectorAll('main .katex').length,
+  math_errors: document.querySelectorAll('main .katex-error').length,
+  // elements that hide what overflows them while holding something wider (KaTeX's hidden MathML is meant so)
+  clipped: [...document.querySelectorAll('main *')].filter(e => !e.closest('.katex-mathml') &&
+      ['hidden', 'clip'].includes(getComputedStyle(e).overflowX) && e.scrollWidth > e.clientWidth + 1)
+    .map(e => `${e.className}: ${e.textContent.slice(0, 60)}`),
+  // the text a reader sees outside code and typeset math: TeX left in it was not typeset
+  prose: (() => { const m = document.querySelector('main').cloneNode(true);
+      m.querySelectorAll('.katex, pre, code, script, style, .jp-InputArea').forEach(e => e.remove()); return m.textContent; })(),
   text: document.body.innerText
 })"""
+
+RAW_TEX = re.compile(r'\$[^$\n]{1,80}\$|\\(?:frac|mathcal|mathbb|mathrm|sum|lambda|tau|alpha|cdot|operatorname)\b')
+MATH_SRC = re.compile(r'\$\$|(?<![\\`$])\$[^\s$`][^$\n]*\$')       # $...$ or $$ in a notebook's markdown
+# a file a page names is outside the repository when it is a path of some machine (temporary folders the examples
+# create aside), or a .md file the repository neither holds nor writes
+FILE_REF = re.compile(r'(?<![\w/.-])(?:\.\./|/(?:work|root|home|usr|opt)/)[\w./-]+|[\w./-]*\w\.md\b')
 
 
 def crawl(browser, server, pages):
@@ -183,7 +197,7 @@ def site(tmp_path_factory, chromium):
     "The project's site, rendered from committed outputs (the quick build; `make docs` executes notebooks)"
     out = tmp_path_factory.mktemp('site')
     t0 = time.time()
-    pages = docsite.build_site(out, execute=False, n_workers=2)
+    pages = docsite.build_site(out, execute=False, n_workers=2, katex='npm')
     print(f'site built in {time.time() - t0:.1f} s: {len(pages)} pages')
     server = Server(out)
     yield out, pages, server
@@ -225,6 +239,32 @@ def test_site_in_browser(site, browser):
         n_img = sum(any(k.startswith('image/') for k in o.get('data', {})) for c in nb['cells']
                     for o in c.get('outputs', []) if 'include: false' not in ''.join(c['source']))
         assert len(states[p['href']]['imgs']) >= n_img, f'{p["href"]}: {n_img} figures in the notebook, fewer on the page'
+
+
+def test_site_reads_cleanly(site, browser):
+    "No code cell cut at its edge, every equation typeset by the npm KaTeX, no file cited outside the repository"
+    out, pages, server = site
+    npm = docsite.npm_katex_dir()
+    for f in docsite.KATEX_FILES:                      # the site's KaTeX is the copy the build installed with npm
+        assert (out/'katex'/f).read_bytes() == (npm/f).read_bytes(), f
+    repo = set(subprocess.run(['git', 'ls-files'], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split())
+    names = {Path(f).name for f in repo}
+    code = '\n'.join((ROOT/f).read_text() for f in repo if f.startswith('srl_nb/') and f.endswith('.py'))
+    clipped, untypeset, cited = [], [], []
+    for p in pages:
+        browser.visit(server.url + p['href'])
+        st = json.loads(browser.evaluate(PAGE_STATE))
+        clipped += [f'{p["href"]}: {c}' for c in st['clipped']]
+        md = ''.join(''.join(c['source']) for c in json.loads((NBS/p['src']).read_text())['cells'] if c['cell_type'] == 'markdown')
+        md = re.sub(r'```.*?```|`[^`]*`', '', md, flags=re.S)
+        if MATH_SRC.search(md) and st['math'] == 0: untypeset.append(f'{p["href"]}: equations in the notebook, none typeset')
+        if st['math_errors']: untypeset.append(f'{p["href"]}: {st["math_errors"]} KaTeX errors')
+        untypeset += [f'{p["href"]}: raw TeX {t!r}' for t in RAW_TEX.findall(st['prose'])[:3]]
+        for ref in sorted(set(FILE_REF.findall(st['text']))):
+            if ref.startswith(('/', '../')) or (Path(ref).name not in names and Path(ref).name not in code): cited.append(f'{p["href"]}: {ref}')
+    assert not clipped, 'code cut at the edge:\n' + '\n'.join(clipped[:20])
+    assert not untypeset, '\n'.join(untypeset[:20])
+    assert not cited, 'files outside the repository:\n' + '\n'.join(cited[:20])
 
 
 def _api_symbols():

@@ -53,7 +53,7 @@ def test_reconstruction_errors_and_half():
 # ---------------------------------------------------------------- slot-slot contrast
 
 def slot_slot_loops(slots, tau=0.1, tau_base=0.07):
-    "SPEC 2, L_sc, written anchor by anchor with python loops"
+    "The paper's L_sc, written anchor by anchor with python loops"
     B, T, S, D = slots.shape
     x = F.normalize(slots.double(), dim=-1)
     items = [(b, s, t) for b in range(B) for s in range(S) for t in range(T)]
@@ -132,7 +132,7 @@ def test_slotcontrast_by_hand_and_loops():
 # ---------------------------------------------------------------- slot regulariser
 
 def choose_loops(P, slots, k):
-    "SPEC 2, L_reg choice, with python loops"
+    "The paper's L_reg choice, with python loops"
     B, T, S, N = P.shape
     out = []
     for b in range(B):

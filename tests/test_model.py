@@ -13,7 +13,7 @@ import srl_nb.model as M
 
 
 def hand_count(C, D, S, N, hidden=1024, layers=3, heads_ffn=4):
-    "Trainable parameters of SPEC section 1, layer by layer"
+    "Trainable parameters of the authors' model, layer by layer"
     init = S * D                                           # learned (1, S, D) slots
     encoder = (2 * C                                       # LayerNorm(C)
                + C * 2 * C + 2 * C                         # Linear(C, 2C)
