@@ -18,7 +18,7 @@ __all__ = ['log', 'IMAGENET_MEAN', 'IMAGENET_STD', 'TFDS_NAMES', 'DATASETS', 'CA
            'DataError', 'tfds_dir', 'cache_path', 'source_fingerprint', 'open_cache', 'prepare_cache', 'dataset_source',
            'split_arrays', 'to_float', 'resize_frames', 'resize_ids', 'normalize', 'denormalize', 'CacheSource',
            'short_side_size', 'crop_offsets', 'VideoDataset', 'clip_requests', 'TrainLoader', 'train_dataset',
-           'train_loader', 'val_loader', 'make_loader']
+           'train_loader', 'val_loader', 'make_loader', 'plot_clips']
 
 # %% ../nbs/02_data.ipynb #f2ed4b89
 log = logging.getLogger(__name__)
@@ -475,3 +475,38 @@ def val_loader(cfg, # a `Config`
 def make_loader(cfg, split:str='train'):
     "`train_loader(cfg)` for split 'train', else `val_loader(cfg, split)`"
     return train_loader(cfg) if split == 'train' else val_loader(cfg, split)
+
+# %% ../nbs/02_data.ipynb #c0b98854
+def plot_clips(batch:dict,             # a loader's batch: 'video' (B,T,3,H,W) ImageNet-normalised, optional 'segmentations'
+                                       # (B,T,H,W) ids and 'ignore' (B,T,H,W) bool
+               clips:int=2,            # clips drawn (rows), from the first
+               frames:int=4,           # frames drawn per clip, from the first
+               title:str|None=None,    # figure title
+               size:float=1.9,         # inches per panel
+               names:str='clip {i}, frame {j}', # panel titles, formatted with the clip i and frame j
+              ):                       # matplotlib Figure
+    "Frames of a batch's first clips, each above its ground-truth ids"
+    import matplotlib.pyplot as plt
+    v = batch['video']
+    if v.ndim != 5 or v.shape[2] != 3: raise ValueError(f"batch['video'] must be (B,T,3,H,W), found {tuple(v.shape)}")
+    v = denormalize(v[:clips, :frames].float()).clamp(0, 1)                       # (b,t,3,H,W) in [0, 1]
+    seg, ign = batch.get('segmentations'), batch.get('ignore')
+    b, t, _, H, W = v.shape
+    per = 2 if seg is not None else 1
+    fig, axs = plt.subplots(b * per, t, figsize=(size * t, size * H / W * b * per + (0.4 if title else 0)),
+                            squeeze=False, dpi=100)
+    colours = plt.get_cmap('tab20')
+    for i in range(b):
+        for j in range(t):
+            axs[i * per, j].imshow(v[i, j].permute(1, 2, 0).numpy())
+            axs[i * per, j].set_title(names.format(i=i, j=j), fontsize=9)
+            if seg is not None:
+                ids = seg[i, j].numpy()
+                rgb = colours(ids % 20)[..., :3]
+                if ign is not None: rgb[ign[i, j].numpy()] = 0.6
+                axs[i * per + 1, j].imshow(rgb, interpolation='nearest')
+                axs[i * per + 1, j].set_title(f'ids: {len(np.unique(ids))}', fontsize=9)
+    for ax in axs.flat: ax.set_axis_off()
+    if title: fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
