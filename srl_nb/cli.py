@@ -41,7 +41,7 @@ def read_config(path:str|Path, # a config JSON written by `Config.to_json` (a ru
 
 # %% ../nbs/09f_cli.ipynb #3dc0778d
 def train_cli(argv:list|None=None): # the arguments (default: `sys.argv[1:]`)
-    "Console entry point `srl_train`"
+    "Console entry point `srl_train`: train a preset or a saved config (resumable), on one process or under torchrun"
     from srl_nb.train import train
     ap = argparse.ArgumentParser(prog='srl_train', description='Train an SRL / SlotContrast model from a preset')
     ap.add_argument('--preset', default='synthetic', help=f"one of {', '.join(PRESETS)}")
@@ -62,7 +62,7 @@ def train_cli(argv:list|None=None): # the arguments (default: `sys.argv[1:]`)
     finish_dist()
 
 def eval_cli(argv:list|None=None): # the arguments (default: `sys.argv[1:]`)
-    "Console entry point `srl_eval`"
+    "Console entry point `srl_eval`: score a checkpoint (srl_nb's or the authors') on a split with the published protocol"
     from srl_nb.evaluate import evaluate_checkpoint
     from srl_nb.convert import CheckpointError, PAPER_PRESETS
     from srl_nb.data import DataError

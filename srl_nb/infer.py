@@ -313,7 +313,7 @@ def _load_model(a, device)->tuple:
 
 def infer_cli(argv:list|None=None, # the arguments (default: `sys.argv[1:]`)
              )->int:               # exit status: 0, or 2 after a one-line error
-    "Console entry point `srl_infer`"
+    "Console entry point `srl_infer`: run a trained model over a video or a folder of frames and write its slot masks"
     ap = argparse.ArgumentParser(prog='srl_infer', description="Run a trained model over a video (file or frame folder): "
                                  "overlay video, per-frame slot-id PNGs and a slot-track figure")
     ap.add_argument('video', help='mp4 / webm / gif (anything PyAV decodes) or a folder of frame images')
@@ -343,4 +343,6 @@ def infer_cli(argv:list|None=None, # the arguments (default: `sys.argv[1:]`)
     print(f"srl_infer: {s['frames']} frames -> {out}/ (overlay.mp4, ids/, tracks.png, summary.json)")
     return 0
 
-def main(): sys.exit(infer_cli())
+def main():
+    "Console entry point `srl_infer`: run a trained model over a video or a folder of frames and write its slot masks"
+    sys.exit(infer_cli())
