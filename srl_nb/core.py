@@ -12,7 +12,7 @@ import torch
 
 # %% auto #0
 __all__ = ['PRESETS', 'DataConfig', 'ModelConfig', 'LossConfig', 'ScheduleConfig', 'OptimConfig', 'STEVEConfig', 'Config',
-           'system_on_synthetic', 'apply_overrides', 'get_preset', 'presets_table', 'seed_everything']
+           'system_on_synthetic', 'apply_overrides', 'get_preset', 'study_config', 'presets_table', 'seed_everything']
 
 # %% ../nbs/00_core.ipynb #d52794e7
 @dataclass
@@ -480,6 +480,15 @@ def get_preset(name:str, # a key of `PRESETS` (the table below lists them)
     "A fresh `Config` for preset `name` with `overrides` applied"
     if name not in PRESETS: raise KeyError(f"unknown preset {name!r}; valid presets: {sorted(PRESETS)}")
     return apply_overrides(PRESETS[name](), **overrides)
+
+# %% ../nbs/00_core.ipynb #d6770946
+def study_config(arch:str,                  # 'videosaur' | 'steve'
+                 setting:str='synthetic',   # a synthetic SRL preset of the study: 'synthetic' | 'synthetic_twins' | 'synthetic_long'
+                 seed:int=0,                # run seed
+                 **overrides,               # further config overrides
+                )->Config:
+    "The VideoSAUR or STEVE run of a study setting: its videos, steps, batches and clips with that system's model"
+    return apply_overrides(system_on_synthetic(arch, get_preset(setting, seed=seed)), **overrides)
 
 # %% ../nbs/00_core.ipynb #ee7ce83f
 def presets_table(names=('movi_c', 'movi_e', 'ytvis2021'), only_diff:bool=False):

@@ -8,7 +8,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from .core import Config, get_preset, apply_overrides, system_on_synthetic
+from .core import Config, get_preset
 from .encoder import IMAGENET_MEAN, IMAGENET_STD
 from .slots import MLP, SoftPositionEmbed, SampledSlotInit, FixedSlotInit, SlotAttention, Predictor, SlotScan
 from .losses import as_compute_dtype, full_precision
@@ -18,7 +18,7 @@ from . import metrics as M
 # %% auto #0
 __all__ = ['STEVE_GROUPS', 'PIXELS', 'DVAE_RECON', 'TOKENS', 'TOKEN_LOGITS', 'cosine_anneal', 'steve_tau', 'steve_lrs', 'DVAE',
            'PixelEncoder', 'TokenDecoder', 'STEVEModel', 'steve_objective', 'steve_param_groups',
-           'steve_protocol_scores', 'steve_param_count', 'study_config']
+           'steve_protocol_scores', 'steve_param_count']
 
 # %% ../nbs/07d_steve.ipynb #a9e666fe
 def cosine_anneal(step:int,    # global step
@@ -353,11 +353,3 @@ def steve_param_count(cfg:Config, # a config with model.arch='steve'
              'decoder': V * d + d + (1 + L) * d + s.dec_blocks * (16 * d * d + 11 * d) + 2 * d + d * V}
     parts['total'] = sum(parts.values())
     return parts
-
-# %% ../nbs/07d_steve.ipynb #e85877de
-def study_config(setting:str='synthetic', # a synthetic SRL preset of the study: 'synthetic' | 'synthetic_twins' | 'synthetic_long'
-                 seed:int=0,              # run seed
-                 **overrides,             # further config overrides
-                )->Config:
-    "The STEVE run of a study setting: its videos, steps, batches and clips with STEVE's CPU-sized model"
-    return apply_overrides(system_on_synthetic('steve', get_preset(setting, seed=seed)), **overrides)

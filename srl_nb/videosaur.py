@@ -8,7 +8,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from .core import Config, get_preset, apply_overrides, system_on_synthetic
+from .core import Config, get_preset
 from .encoder import FrozenBackbone, features_and_keys
 from .slots import MLP, encoder_mlp, SoftPositionEmbed, SampledSlotInit, FixedSlotInit, SlotAttention, Predictor, SlotScan
 from .decoder import MLPDecoder
@@ -17,7 +17,7 @@ from .model import FEATURES, ENCODED, SLOTS, ENC_MASKS, PATCH_ATTN, DEC_MASKS, R
 
 # %% auto #0
 __all__ = ['SIM_LOGITS', 'SIM_TARGET', 'time_similarity_target', 'time_similarity_loss', 'SlotMixerDecoder', 'VideoSAURModel',
-           'videosaur_objective', 'videosaur_param_count', 'study_config']
+           'videosaur_objective', 'videosaur_param_count']
 
 # %% ../nbs/07c_videosaur.ipynb #bc26ffcd
 def time_similarity_target(feats:Tensor,           # (B,T,N,C) frozen features (VideoSAUR: last-block keys)
@@ -235,11 +235,3 @@ def videosaur_param_count(cfg:Config, # a config with model.arch='videosaur'
         parts['decoder'] = pos + (D * H + H) + (L - 1) * (H * H + H) + (H * (K + 1) + K + 1)
     parts['total'] = sum(parts.values())
     return parts
-
-# %% ../nbs/07c_videosaur.ipynb #e6dfa4b4
-def study_config(setting:str='synthetic', # a synthetic SRL preset of the study: 'synthetic' | 'synthetic_twins' | 'synthetic_long'
-                 seed:int=0,              # run seed
-                 **overrides,             # further config overrides
-                )->Config:
-    "The VideoSAUR run of a study setting: its videos, steps, batches and clips with VideoSAUR's model and objective"
-    return apply_overrides(system_on_synthetic('videosaur', get_preset(setting, seed=seed)), **overrides)
