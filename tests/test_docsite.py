@@ -144,6 +144,7 @@ PAGE_STATE = """JSON.stringify({
   ids: [...document.querySelectorAll('[id]')].map(e => e.id),
   math: document.querySelectorAll('main .katex').length,
   math_errors: document.querySelectorAll('main .katex-error').length,
+  output_tables: document.querySelectorAll('main .jp-OutputArea-output table').length,
   // elements that hide what overflows them while holding something wider (KaTeX's hidden MathML is meant so)
   clipped: [...document.querySelectorAll('main *')].filter(e => !e.closest('.katex-mathml') &&
       ['hidden', 'clip'].includes(getComputedStyle(e).overflowX) && e.scrollWidth > e.clientWidth + 1)
@@ -242,7 +243,8 @@ def test_site_in_browser(site, browser):
 
 
 def test_site_reads_cleanly(site, browser):
-    "No code cell cut at its edge, every equation typeset by the npm KaTeX, no file cited outside the repository"
+    "A figure or a table output on every page, no code cell cut at its edge, every equation typeset by the npm KaTeX,
+    no file cited outside the repository"
     out, pages, server = site
     npm = docsite.npm_katex_dir()
     for f in docsite.KATEX_FILES:                      # the site's KaTeX is the copy the build installed with npm
@@ -250,11 +252,12 @@ def test_site_reads_cleanly(site, browser):
     repo = set(subprocess.run(['git', 'ls-files'], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split())
     names = {Path(f).name for f in repo}
     code = '\n'.join((ROOT/f).read_text() for f in repo if f.startswith('srl_nb/') and f.endswith('.py'))
-    clipped, untypeset, cited = [], [], []
+    clipped, untypeset, cited, bare = [], [], [], []
     for p in pages:
         browser.visit(server.url + p['href'])
         st = json.loads(browser.evaluate(PAGE_STATE))
         clipped += [f'{p["href"]}: {c}' for c in st['clipped']]
+        if not st['imgs'] and not st['output_tables']: bare.append(p['href'])
         md = ''.join(''.join(c['source']) for c in json.loads((NBS/p['src']).read_text())['cells'] if c['cell_type'] == 'markdown')
         md = re.sub(r'```.*?```|`[^`]*`', '', md, flags=re.S)
         if MATH_SRC.search(md) and st['math'] == 0: untypeset.append(f'{p["href"]}: equations in the notebook, none typeset')
@@ -262,6 +265,7 @@ def test_site_reads_cleanly(site, browser):
         untypeset += [f'{p["href"]}: raw TeX {t!r}' for t in RAW_TEX.findall(st['prose'])[:3]]
         for ref in sorted(set(FILE_REF.findall(st['text']))):
             if ref.startswith(('/', '../')) or (Path(ref).name not in names and Path(ref).name not in code): cited.append(f'{p["href"]}: {ref}')
+    assert not bare, f'pages without a figure or a table output: {bare}'
     assert not clipped, 'code cut at the edge:\n' + '\n'.join(clipped[:20])
     assert not untypeset, '\n'.join(untypeset[:20])
     assert not cited, 'files outside the repository:\n' + '\n'.join(cited[:20])
