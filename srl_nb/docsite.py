@@ -6,11 +6,12 @@
 __all__ = ['SECTIONS', 'OTHER_SECTION', 'INDEX_NB', 'HIDE_INPUT', 'PAGE_TEMPLATE', 'SITE_CSS', 'FAVICON', 'KATEX_NPM',
            'KATEX_DIRS', 'KATEX_FILES', 'MATH_HEAD', 'PUBLISHED', 'PAPER_ABLATION', 'NOT_RUN', 'OTHER_SYSTEMS',
            'find_notebooks', 'sidebar_sections', 'sidebar_yml', 'write_sidebar', 'cell_directives', 'skip_in_tests',
-           'execute_notebook', 'process_notebook', 'process_notebooks', 'quarto_markdown', 'to_notebook_node',
-           'split_frontmatter', 'page_name', 'apply_cell_options', 'npm_katex_dir', 'install_katex', 'find_katex',
-           'copy_katex', 'lab_css', 'nav_html', 'pandoc_id', 'postprocess_html', 'link_methods_to_classes',
-           'link_notebook_pages', 'render_page', 'site_pages', 'build_site', 'fresh_index', 'refresh_index',
-           'readme_markdown', 'build_readme', 'check_readme', 'read_results', 'results_markdown', 'mask_figure', 'main']
+           'execute_notebook', 'order_show_docs', 'OrderShowDocs', 'doc_processors', 'process_notebook',
+           'process_notebooks', 'quarto_markdown', 'to_notebook_node', 'split_frontmatter', 'page_name',
+           'apply_cell_options', 'npm_katex_dir', 'install_katex', 'find_katex', 'copy_katex', 'lab_css', 'nav_html',
+           'pandoc_id', 'postprocess_html', 'link_methods_to_classes', 'link_notebook_pages', 'inline_code',
+           'render_page', 'site_pages', 'build_site', 'fresh_index', 'refresh_index', 'readme_markdown', 'build_readme',
+           'check_readme', 'read_results', 'results_markdown', 'mask_figure', 'main']
 
 # %% ../nbs/99_docsite.ipynb #f2209172
 import ast, csv, html, json, os, re, shutil, statistics, subprocess, sys, textwrap
@@ -21,6 +22,7 @@ from pathlib import Path
 # %% ../nbs/99_docsite.ipynb #667c515a
 from fastcore.xtras import working_directory
 from nbdev.config import get_config
+from nbdev.process import Processor
 
 # %% ../nbs/99_docsite.ipynb #f9a25609
 SECTIONS = (
@@ -124,6 +126,33 @@ def execute_notebook(nb,                  # notebook as read by `execnb.nbio.rea
     finally: os.environ.pop('IN_TEST', None)
     return nb
 
+# %% ../nbs/99_docsite.ipynb #4682671f
+_re_dunder_doc = re.compile(r'show_doc\(__\w+__\)')
+
+def order_show_docs(nb:dict, # notebook after nbdev's processors; its inserted cells carry `has_sd`
+                   )->dict:  # the same notebook, its cells reordered in place
+    "Put the `show_doc` cells nbdev inserts after a cell in definition order, and drop those of module-level dunders"
+    out, run = [], []
+    for c in list(nb['cells']) + [None]:
+        if c is not None and c.get('has_sd'):
+            if not _re_dunder_doc.search(''.join(c['source'])): run.append(c)
+            continue
+        out += run[::-1]; run = []
+        if c is not None: out.append(c)
+    nb['cells'] = out
+    return nb
+
+class OrderShowDocs(Processor):
+    "nbdev processor: `order_show_docs` on the notebook being processed"
+    def begin(self): order_show_docs(self.nb)
+
+def doc_processors()->list:
+    "nbdev's documentation processors (settings.ini's `procs` and `skip_procs` applied), with `OrderShowDocs` after `add_show_docs`"
+    from nbdev.processors import FilterDefaults
+    procs = list(FilterDefaults().procs())
+    at = next(i for i, p in enumerate(procs) if getattr(p, '__name__', '') == 'add_show_docs')
+    return procs[:at + 1] + [OrderShowDocs] + procs[at + 1:]
+
 # %% ../nbs/99_docsite.ipynb #f2753e25
 def process_notebook(path:str|Path,      # notebook file
                      execute:bool=False, # run it first (as `nbdev_test` does) so that its outputs are fresh
@@ -131,11 +160,11 @@ def process_notebook(path:str|Path,      # notebook file
                     )->dict:             # the processed notebook as a plain nbformat dict
     "Apply nbdev's documentation processors to the notebook at `path`, after executing it if asked"
     from execnb.nbio import read_nb, nb2dict
-    from nbdev.processors import FilterDefaults
+    from nbdev.process import NBProcessor
     path = Path(path).resolve()
     nb = read_nb(path)
     if execute: execute_notebook(nb, path, timeout=timeout)
-    with working_directory(path.parent): FilterDefaults()(nb)
+    with working_directory(path.parent): NBProcessor(nb=nb, procs=doc_processors()).process()
     return nb2dict(nb)
 
 def _worker(name):
@@ -489,6 +518,11 @@ def link_notebook_pages(pages:dict,   # {href: rendered HTML} of the whole site
     return out
 
 # %% ../nbs/99_docsite.ipynb #0ba292ee
+def inline_code(s:str, # one line of text, `code` in backticks
+               )->str: # HTML: escaped, the backticked spans as <code>
+    "A subtitle's text as HTML, its backticked spans set as code"
+    return re.sub(r'`([^`]+)`', r'<code>\1</code>', _esc(s))
+
 def render_page(nb:dict,          # processed notebook
                 src:Path,         # notebook file (for relative images)
                 pages:list,       # site pages in sidebar order, for the navigation
@@ -505,7 +539,7 @@ def render_page(nb:dict,          # processed notebook
     ex = HTMLExporter(config=_hide_input_config(), template_name='lab', extra_loaders=[jinja2.DictLoader({'srl_page.html.j2': PAGE_TEMPLATE})],
                       template_file='srl_page.html.j2', exclude_input_prompt=True, exclude_output_prompt=True)
     cfg = get_config()
-    desc = f'<p class="srl-description">{_esc(fm["description"])}</p>' if fm.get('description') else ''
+    desc = f'<p class="srl-description">{inline_code(fm["description"])}</p>' if fm.get('description') else ''
     header = f'<header class="srl-header"><a class="srl-brand" href="index.html">{_esc(cfg.get("title", cfg.lib_name))}</a></header>'
     res = {'metadata': {'name': title, 'path': str(Path(src).parent)},
            'srl': {'math': MATH_HEAD if math else '','header': header, 'nav': nav_html(pages, href), 'pager': _pager(pages, href),

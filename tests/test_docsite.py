@@ -137,6 +137,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 PAGE_STATE = """JSON.stringify({
   title: document.title,
   h1: (document.querySelector('h1.srl-title') || {}).textContent || null,
+  subtitle: (document.querySelector('p.srl-description') || {}).textContent || null,
   nav: [...document.querySelectorAll('nav.srl-sidebar a')].map(a => [a.getAttribute('href'), a.textContent.trim()]),
   sections: [...document.querySelectorAll('nav.srl-sidebar .srl-section-title')].map(d => d.textContent.trim()),
   links: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')),
@@ -243,8 +244,8 @@ def test_site_in_browser(site, browser):
 
 
 def test_site_reads_cleanly(site, browser):
-    "A figure or a table output on every page, no code cell cut at its edge, every equation typeset by the npm KaTeX,
-    no file cited outside the repository"
+    """A figure or a table output on every page, subtitles without literal backticks, no code cell cut at its edge, every equation typeset by the npm KaTeX,
+    no file cited outside the repository"""
     out, pages, server = site
     npm = docsite.npm_katex_dir()
     for f in docsite.KATEX_FILES:                      # the site's KaTeX is the copy the build installed with npm
@@ -252,12 +253,13 @@ def test_site_reads_cleanly(site, browser):
     repo = set(subprocess.run(['git', 'ls-files'], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split())
     names = {Path(f).name for f in repo}
     code = '\n'.join((ROOT/f).read_text() for f in repo if f.startswith('srl_nb/') and f.endswith('.py'))
-    clipped, untypeset, cited, bare = [], [], [], []
+    clipped, untypeset, cited, bare, ticks = [], [], [], [], []
     for p in pages:
         browser.visit(server.url + p['href'])
         st = json.loads(browser.evaluate(PAGE_STATE))
         clipped += [f'{p["href"]}: {c}' for c in st['clipped']]
         if not st['imgs'] and not st['output_tables']: bare.append(p['href'])
+        if '`' in (st['subtitle'] or ''): ticks.append(f'{p["href"]}: {st["subtitle"][:80]}')
         md = ''.join(''.join(c['source']) for c in json.loads((NBS/p['src']).read_text())['cells'] if c['cell_type'] == 'markdown')
         md = re.sub(r'```.*?```|`[^`]*`', '', md, flags=re.S)
         if MATH_SRC.search(md) and st['math'] == 0: untypeset.append(f'{p["href"]}: equations in the notebook, none typeset')
@@ -266,6 +268,7 @@ def test_site_reads_cleanly(site, browser):
         for ref in sorted(set(FILE_REF.findall(st['text']))):
             if ref.startswith(('/', '../')) or (Path(ref).name not in names and Path(ref).name not in code): cited.append(f'{p["href"]}: {ref}')
     assert not bare, f'pages without a figure or a table output: {bare}'
+    assert not ticks, 'literal backticks in subtitles:\n' + '\n'.join(ticks)
     assert not clipped, 'code cut at the edge:\n' + '\n'.join(clipped[:20])
     assert not untypeset, '\n'.join(untypeset[:20])
     assert not cited, 'files outside the repository:\n' + '\n'.join(cited[:20])
