@@ -49,7 +49,7 @@ TINY = dict(resolution=56, backbone='vit_small_patch14_dinov2', feat_dim=384, n_
 def bench_config(preset:str,     # a preset name ('movi_c', 'ytvis2021', ...)
                  tiny:bool=False, # shrink to CPU-second size (`TINY`: 56 px, 3 slots, narrow decoder, 2 clips)
                  **overrides,     # any other config fields
-                )->Config:
+                )->Config:        # the preset's config, validated
     "`preset` with a random-init backbone (no weights are loaded), optionally tiny"
     return get_preset(preset, **{**dict(pretrained=False, weights_path=None), **(TINY if tiny else {}), **overrides})
 
@@ -141,11 +141,17 @@ def step_flops(cfg:Config,        # run configuration
         bwd['model (all parts)'] = since(n0)
     return {'forward': fwd, 'backward': bwd}
 
-def total_flops(f:dict)->int:
+def total_flops(f:dict, # a `step_flops` result
+               )->int:  # FLOPs of the whole step, forward and backward
     "Sum of a `step_flops` result"
     return sum(f['forward'].values()) + sum(f['backward'].values())
 
-def trainer_step_flops(cfg:Config, step:int, batch:int|None=None, inputs:str='pixels', device='meta')->int:
+def trainer_step_flops(cfg:Config,          # run configuration
+                       step:int,            # global step: selects the active objectives
+                       batch:int|None=None, # clips (default: `cfg.data.batch_size`)
+                       inputs:str='pixels', # 'pixels' (backbone included) or 'cache' (cached features)
+                       device='meta',       # where to count ('meta': shapes only)
+                      )->int:
     "FLOPs of the trainer's own forward, `compute_losses` and `backward()`, counted in one piece"
     model = bench_model(cfg, device)
     x = _inputs(cfg, batch or cfg.data.batch_size, inputs, device)
@@ -178,7 +184,9 @@ def flops_table(cfg:Config,        # run configuration (its batch size is the re
     return df
 
 # %% ../nbs/13_bench.ipynb #2f702c52
-def step_totals(cfg:Config, inputs:str='pixels')->dict:
+def step_totals(cfg:Config,          # run configuration (its batch size is the step's clips)
+                inputs:str='pixels', # 'pixels' or 'cache'
+               )->dict:             # {(terms, 'streamed' | 'dense'): TFLOP}
     "TFLOP of one step (all clips of one GPU) at each of `TERMS`, streamed and dense contrast"
     out = {}
     for terms in TERMS:
@@ -195,7 +203,8 @@ PEAK_BF16_TFLOPS = {  # dense bf16 Tensor Core peak per GPU, TFLOP/s, and where 
     'A100': (312.0, 'NVIDIA A100 datasheet: BF16 Tensor Core 312 TFLOP/s dense (624 with sparsity)'),
 }
 
-def device_peak(name:str)->tuple: # (TFLOP/s, source) for a `torch.cuda.get_device_name()`, (None, reason) if unknown
+def device_peak(name:str, # a GPU's name, as `torch.cuda.get_device_name()` gives it
+               )->tuple: # (TFLOP/s, source) for a `torch.cuda.get_device_name()`, (None, reason) if unknown
     "The dense bf16 peak of a GPU named `name`"
     n = name.upper()
     key = ('H100 PCIe' if 'PCIE' in n else None if 'NVL' in n else 'H100 SXM') if 'H100' in n else \
@@ -272,20 +281,29 @@ class ArraySource:
 
 def synthetic_videos(n_videos:int, # videos to render
                      tiny:bool=False, # 32 px, 8 frames instead of MOVi's 128 px, 24 frames
-                     seed:int=0,
+                     seed:int=0,      # seed of the rendering
                     )->np.ndarray: # (V,T,H,W,3) uint8
     "MOVi-shaped videos from the synthetic generator's `movi_c_like` setting, rendered in memory"
     from srl_nb.synthetic import render_videos, get_synth_config
     return render_videos(get_synth_config('movi_c_like', **(dict(size=32, n_frames=8) if tiny else {})), n_videos, 'train', seed)['video']
 
-def random_clips(videos:np.ndarray, batch:int, clip_frames:int, seed:int=0)->list:
+def random_clips(videos:np.ndarray, # (V,T,H,W,3) uint8
+                 batch:int,         # clips to draw
+                 clip_frames:int,   # frames per clip; clips start at multiples of it
+                 seed:int=0,        # seed of the draw
+                )->list:
     "`batch` random aligned training clips (video, start, n, flip, epoch) of `videos`"
     rng = np.random.default_rng(seed)
     V, T = videos.shape[:2]
     return [(int(v), int(s) * clip_frames, clip_frames, bool(f), 0) for v, s, f in
             zip(rng.integers(0, V, batch), rng.integers(0, T // clip_frames, batch), rng.random(batch) < 0.5)]
 
-def host_batch(videos:np.ndarray, batch:int, clip_frames:int, seed:int=0, pin:bool=False)->dict:
+def host_batch(videos:np.ndarray, # (V,T,H,W,3) uint8
+               batch:int,         # clips in the batch
+               clip_frames:int,   # frames per clip
+               seed:int=0,        # seed of the clip draw (`random_clips`)
+               pin:bool=False,    # pin the tensors' memory (for copies to a GPU)
+              )->dict:
     "A training batch as `VideoDataset(raw=True)` and the loader give it: uint8 'frames' (B,T,H,W,3), 'flip' (B,)"
     from srl_nb.data import VideoDataset, _collate
     ds = VideoDataset(ArraySource(videos), 14, 'resize', raw=True)
@@ -346,7 +364,8 @@ class Row:
         w = stage_weights(c, st)
         return bool(w['deblur'] or w['denoise'])
 
-def default_rows(tiny:bool=False)->list: # [Row], most important first
+def default_rows(tiny:bool=False, # CPU-second batch sizes (movi_c 2 clips, ytvis2021 1, 2, 4)
+                )->list:         # [Row], most important first
     "The benchmark's rows: `movi_c` at 64 clips (tiny: 2), then `ytvis2021` at 8, 16, 32 (tiny: 1, 2, 4), then compiled rows"
     M, Y, b = 'movi_c', 'ytvis2021', (2 if tiny else 64)
     return [Row(M, 'baseline', b), Row(M, 'srl_stage3', b), Row(M, 'srl_stage3', b, contrast='dense'),
@@ -417,7 +436,10 @@ class _Bench:
                 out = [{'features': model.backbone(model_inputs(b, self.device, cfg)['video']).half().float().cpu()} for b in out]
         return [{k: v.pin_memory() for k, v in b.items()} for b in out] if self.cuda else out
 
-def run_row(row:Row, bench:_Bench, peak:float|None)->dict:
+def run_row(row:Row,          # the setting to measure
+            bench:_Bench,     # the run's shared state: device, videos, current model, FLOP counts
+            peak:float|None,  # dense bf16 peak of the device in TFLOP/s, for the MFU (None: no MFU)
+           )->dict:
     "Measure one row; out-of-memory ends it as 'OOM'"
     cfg, st = bench.config(row)
     rec = dict(name=row.name, **dataclasses.asdict(row), status='ok')
@@ -455,7 +477,10 @@ def run_row(row:Row, bench:_Bench, peak:float|None)->dict:
         if bench.cuda: torch.cuda.empty_cache()
     return rec
 
-def loader_row(bench:_Bench, raw:bool, n_batches:int=8)->dict:
+def loader_row(bench:_Bench,     # the run's shared state: device, videos, sizes
+               raw:bool,         # uint8 frames resized on the device (False: float32 frames resized on the host)
+               n_batches:int=8,  # batches timed, after a first untimed one
+              )->dict:
     "Batches per second the loader delivers to the device (with the preset's workers): float32 frames or raw uint8"
     from torch.utils.data import DataLoader
     from srl_nb.data import VideoDataset, _collate
@@ -484,13 +509,15 @@ def _fmt(rec:dict, key:str, f:str)->str:
     v = rec.get(key)
     return '' if v is None else f.format(v)
 
-def row_line(rec:dict)->str: # one markdown table row
+def row_line(rec:dict, # a row's record (`run_row`, `loader_row`, or a skipped row)
+            )->str:    # one markdown table row
     "A measured row as a markdown table line"
     if rec['name'].startswith('loader'):
         return f"| {rec['name']} | {rec['status']} | {rec.get('batches_per_s', 0):.2f} batches/s | {rec.get('mb_per_batch', 0):.1f} MB per batch |"
     return f"| {rec['name']} | {rec['status']} | " + ' | '.join(_fmt(rec, k, f) for _, k, f in _COLS) + ' |'
 
-def ratios(recs:list)->list: # ['srl_stage3 / baseline step time ...: 1.08x', ...]
+def ratios(recs:list, # the rows' records
+          )->list:    # ['srl_stage3 / baseline step time ...: 1.08x', ...]
     "SRL stage-3 step time over the baseline's, for every pair of measured rows that differ only in their objectives"
     done = {r['name']: r for r in recs if r.get('step_ms')}
     out = []
@@ -503,7 +530,10 @@ def ratios(recs:list)->list: # ['srl_stage3 / baseline step time ...: 1.08x', ..
 
 class BenchLog:
     "Rows written as they come: bench.jsonl (appended), bench.json and bench.md (rewritten whole) in `out_dir`"
-    def __init__(self, out_dir, meta:dict, echo:Callable=print):
+    def __init__(self, out_dir,      # folder for the files (created if missing)
+                 meta:dict,          # facts for the header: device name, torch version, start time, budget, peak
+                 echo:Callable=print, # where the header and each row's line go
+                ):
         self.dir, self.meta, self.rows, self.echo = Path(out_dir), meta, [], echo
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / 'bench.jsonl').write_text('')
@@ -574,7 +604,8 @@ def run_bench(out_dir,                 # folder for bench.jsonl, bench.json, ben
     return log.rows
 
 # %% ../nbs/13_bench.ipynb #a8cfe025
-def main(argv:list|None=None)->int: # exit status
+def main(argv:list|None=None, # command-line arguments (default: `sys.argv[1:]`)
+        )->int:               # exit status
     "`python -m srl_nb.bench --out DIR [--device cuda] [--tiny]`"
     ap = argparse.ArgumentParser(prog='python -m srl_nb.bench', description='Steps per second, peak memory and MFU of '
                                  'the training step of the paper presets (random-init backbones, synthetic MOVi-shaped clips)')

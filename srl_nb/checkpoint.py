@@ -86,7 +86,8 @@ def check_compatible(ckpt_cfg:dict, # the config stored in the checkpoint
                          f"requested {cfg.name!r} config in:\n{lines}")
 
 # %% ../nbs/09c_checkpoints.ipynb #be92a743
-def backbone_id(model:nn.Module)->str|None: # `model.backbone.weights_id`, None for a features-only model
+def backbone_id(model:nn.Module, # an `SRLModel` (not its DDP wrapper)
+               )->str|None:     # `model.backbone.weights_id`, None for a features-only model
     "The identity of the frozen backbone weights `model` was built with"
     return model.backbone.weights_id if model.backbone is not None else None
 
@@ -100,7 +101,8 @@ def check_backbone(ck:dict,         # a loaded checkpoint
                          f"builds {backbone_id(model)!r}: point weights_path at the same weights file")
 
 # %% ../nbs/09c_checkpoints.ipynb #4e7ab0f1
-def read_checkpoint(path:str|Path)->dict: # the checkpoint's dict, on the CPU
+def read_checkpoint(path:str|Path, # a checkpoint written by `train` (last.ckpt or final.ckpt)
+                   )->dict:       # the checkpoint's dict, on the CPU
     "Load an `srl_nb` checkpoint, with a clear error for a missing file or a file of another kind"
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}; expected a file written by `train` (last.ckpt or final.ckpt)")

@@ -101,7 +101,7 @@ def train_processes(cfg:Config,         # run configuration
                     n_procs:int,        # processes (one per GPU) on this machine
                     resume:bool=True,   # continue out_dir/last.ckpt if present
                     progress:bool=True, # rank 0's progress lines
-                    tensorboard:bool=True,
+                    tensorboard:bool=True, # write TensorBoard events to out_dir/tb
                    )->dict:             # {'step', 'out_dir', 'last_val'}, read back from rank 0's log
     "Train `cfg` with `n_procs` processes through torchrun (single node) and return what rank 0 logged"
     from srl_nb.train import read_log

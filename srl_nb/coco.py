@@ -24,7 +24,8 @@ VOID = 255                              # id of pixels the protocol leaves unsco
 CROWD_MODES = ('background', 'ignore')  # what a crowd region becomes: background (published) or unscored
 
 def coco_id_map(anns:list,                # the image's COCO annotations (dicts with 'segmentation', 'iscrowd')
-                h:int, w:int,             # image size
+                h:int,                    # image height in pixels
+                w:int,                    # image width in pixels
                 crowd:str='background',   # 'background' (crowd annotations dropped) | 'ignore' (crowd pixels void)
                 void:int=0,               # id of unscored pixels: 0 (background) or VOID
                 where:str='',             # file and image named in error messages

@@ -46,7 +46,8 @@ def deblur_contrastive_loss_dense(recon_proj:Tensor,  # Proj1(R), (B,T,N,D) befo
                                   target_proj:Tensor, # Proj1(F), (B,T,N,D) before normalisation (detached here)
                                   enc_masks:Tensor,   # (B,T,S,N) slot-attention masks, pseudo-labels by argmax
                                   group_frames:int=4, # g
-                                  temperature:float=0.1, base_temperature:float=0.07, # tau, tau_base
+                                  temperature:float=0.1,       # tau
+                                  base_temperature:float=0.07, # tau_base; the loss is scaled by tau/tau_base
                                  )->Tensor:           # scalar
     "Deblurring contrast, dense reference: all (gN)^2 logits of every group at once"
     with full_precision(recon_proj):
@@ -81,7 +82,8 @@ def denoise_contrastive_loss_dense(feat_proj:Tensor,      # Proj2(Z), (B,T,N,D) 
                                    dec_masks:Tensor,      # (B,T,S,N) decoder masks, pseudo-labels by argmax
                                    topk:int,              # K; positives are the top K*g neighbours, ties included
                                    group_frames:int=4,    # g
-                                   temperature:float=0.1, base_temperature:float=0.07, # tau, tau_base
+                                   temperature:float=0.1,       # tau
+                                   base_temperature:float=0.07, # tau_base; the loss is scaled by tau/tau_base
                                    sim_dtype:torch.dtype|None=None, # precision of the backbone cosines (None: the loss's)
                                   )->Tensor:              # scalar
     "Denoising contrast, dense reference: all (gN)^2 logits and similarities of every group at once"

@@ -270,7 +270,7 @@ def authors_model(sd:Mapping,          # the authors' state dict
                   preset:str|Config,     # the preset it was trained with
                   where:str='the checkpoint', # what to call `sd` in messages
                   weights_id:str|None=None,   # how the backbone's label names its weights (default: `where`)
-                  device:str|torch.device='cpu',
+                  device:str|torch.device='cpu', # where the model is put
                  )->SRLModel:            # the model in eval mode
     "Build the preset's model (random-init backbone, nothing downloaded) and load every tensor of `sd` into it"
     cfg = authors_config(preset)
@@ -283,7 +283,7 @@ def authors_model(sd:Mapping,          # the authors' state dict
 def load_authors_checkpoint(path:str|Path,        # the authors' Lightning .ckpt (or a bare authors' state dict)
                             preset:str|Config,     # the preset it was trained with, e.g. 'movi_c' or 'ytvis2021'
                             trust_pickle:bool=False, # unpickle arbitrary objects (trusted files only)
-                            device:str|torch.device='cpu',
+                            device:str|torch.device='cpu', # where the model is put
                            )->SRLModel:            # the model in eval mode, backbone weights from the file
     "An `SRLModel` holding every tensor of an authors' checkpoint"
     p = Path(path)

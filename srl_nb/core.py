@@ -462,7 +462,9 @@ def _field_index()->dict:
         for f in fields(typ): idx[f.name] = idx[f'{sec}.{f.name}'] = sec
     return idx
 
-def apply_overrides(cfg:Config, **overrides)->Config:
+def apply_overrides(cfg:Config,   # the config to start from (left unchanged)
+                    **overrides,  # field values to change: flat (`n_slots=7`) or dotted (`**{'model.n_slots': 7}`), or `name`, `seed`
+                   )->Config:    # a new, validated config
     "A copy of `cfg` with `overrides` (flat `n_slots=7` or dotted `'model.n_slots'`) applied and validated"
     d, idx = cfg.to_dict(), _field_index()
     for k, v in overrides.items():
@@ -476,7 +478,7 @@ def apply_overrides(cfg:Config, **overrides)->Config:
 
 def get_preset(name:str, # a key of `PRESETS` (the table below lists them)
                **overrides # field values to change, e.g. `n_slots=7` or `**{'model.n_slots': 7}`
-              )->Config:
+              )->Config:   # a new, validated config
     "A fresh `Config` for preset `name` with `overrides` applied"
     if name not in PRESETS: raise KeyError(f"unknown preset {name!r}; valid presets: {sorted(PRESETS)}")
     return apply_overrides(PRESETS[name](), **overrides)
@@ -486,12 +488,14 @@ def study_config(arch:str,                  # 'videosaur' | 'steve'
                  setting:str='synthetic',   # a synthetic SRL preset of the study: 'synthetic' | 'synthetic_twins' | 'synthetic_long'
                  seed:int=0,                # run seed
                  **overrides,               # further config overrides
-                )->Config:
+                )->Config:                  # the run's config, validated
     "The VideoSAUR or STEVE run of a study setting: its videos, steps, batches and clips with that system's model"
     return apply_overrides(system_on_synthetic(arch, get_preset(setting, seed=seed)), **overrides)
 
 # %% ../nbs/00_core.ipynb #ee7ce83f
-def presets_table(names=('movi_c', 'movi_e', 'ytvis2021'), only_diff:bool=False):
+def presets_table(names=('movi_c', 'movi_e', 'ytvis2021'), # keys of `PRESETS`, one column each
+                  only_diff:bool=False,                     # keep only the rows where the presets differ
+                 ):
     "A `pandas.DataFrame` of presets, one column each, one row per `section.field`"
     import pandas as pd
     cols = {}

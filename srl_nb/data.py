@@ -58,18 +58,25 @@ CACHE_FORMAT = 1
 class DataError(RuntimeError):
     "A dataset or cache is missing, misplaced, corrupt or inconsistent (the message says where and how to fix it)"
 
-def tfds_dir(data_dir, name:str)->str:
+def tfds_dir(data_dir, # tfds data_dir (a local folder or gs://...)
+             name:str, # tfds name with version, e.g. 'movi_c/128x128:1.0.0'
+            )->str:
     "Folder of tfds dataset `name` ('movi_c/128x128:1.0.0') under `data_dir`: data_dir/movi_c/128x128/1.0.0"
     if ':' not in name: raise ValueError(f"tfds name {name!r} must carry a version, e.g. 'movi_c/128x128:1.0.0'")
     base, ver = name.rsplit(':', 1)
     return f"{str(data_dir).rstrip('/')}/{base}/{ver}"
 
-def cache_path(cache_root, name:str, split:str, max_videos:int|None=None)->Path:
+def cache_path(cache_root, # folder that holds srl_cache/
+               name:str, # tfds name with version, e.g. 'movi_c/128x128:1.0.0'
+               split:str, # 'train' | 'validation' | 'test'
+               max_videos:int|None=None, # the cache of the first n videos only (None = all)
+              )->Path:
     "Cache folder of `split` of tfds dataset `name` (first `max_videos` videos) under `cache_root`"
     tag = name.replace('/', '_').replace(':', '_') + ('' if max_videos is None else f'_first{int(max_videos)}')
     return Path(cache_root) / 'srl_cache' / tag / split
 
-def source_fingerprint(src:str)->str|None:
+def source_fingerprint(src:str, # a tfds dataset folder (`tfds_dir`), or a remote gs:// path
+                      )->str|None:
     "blake2b of the tfds folder's dataset_info.json (+ srl_params.json); None for remote (gs://) sources"
     if '://' in src: return None
     h = hashlib.blake2b(digest_size=16)
@@ -209,7 +216,8 @@ if __name__ == '__main__' and not hasattr(sys, 'ps1') and 'ipykernel' not in sys
 # %% ../nbs/02_data.ipynb #648c48ed
 def _val_split(split:str)->str: return 'validation' if split in ('val', 'validation') else split
 
-def dataset_source(cfg)->str:
+def dataset_source(cfg, # a `Config` with a tfds dataset (movi_c, movi_e, synthetic)
+                  )->str:
     "The tfds name of `cfg.data` (MOVi or synthetic), building the synthetic set under data_dir if it is absent"
     d = cfg.data
     if d.dataset not in DATASETS: raise KeyError(f"unknown dataset {d.dataset!r}; valid: {DATASETS}")
@@ -231,7 +239,8 @@ def split_arrays(cfg, # a `Config` with a tfds dataset (movi_c, movi_e, syntheti
     return {k: c[k][:src.n_videos] for k in ('video', 'ids', 'num_instances')}
 
 # %% ../nbs/02_data.ipynb #292286ab
-def to_float(frames:np.ndarray|torch.Tensor)->torch.Tensor:
+def to_float(frames:np.ndarray|torch.Tensor, # (T,H,W,3) uint8
+            )->torch.Tensor:
     "uint8 frames (T,H,W,3) -> float (T,3,H,W) in [0,1]"
     x = torch.as_tensor(np.asarray(frames))
     if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[-1] != 3:
@@ -258,11 +267,13 @@ def resize_ids(ids:np.ndarray|torch.Tensor, # (T,H,W) integer ids
 
 _MEAN, _STD = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
-def normalize(x:torch.Tensor)->torch.Tensor:
+def normalize(x:torch.Tensor, # (...,3,H,W) float in [0,1]
+             )->torch.Tensor:
     "ImageNet mean/std normalisation of (...,3,H,W) in [0,1]"
     return (x - _MEAN) / _STD
 
-def denormalize(x:torch.Tensor)->torch.Tensor:
+def denormalize(x:torch.Tensor, # (...,3,H,W) ImageNet-normalised frames
+               )->torch.Tensor:
     "Inverse of `normalize`"
     return x * _STD + _MEAN
 
@@ -270,7 +281,9 @@ def denormalize(x:torch.Tensor)->torch.Tensor:
 class CacheSource:
     "Videos of a cache folder: uint8 frames and ids by video and frame range"
     variable_size = False
-    def __init__(self, path, max_videos:int|None=None):
+    def __init__(self, path, # a cache folder written by `prepare_cache`
+                 max_videos:int|None=None, # serve only the first n videos (None = all)
+                ):
         self.path, self._c = Path(path), None
         meta = json.loads((self.path / 'meta.json').read_text()) if (self.path / 'meta.json').exists() else None
         if meta is None: open_cache(self.path)     # raises the clear error
@@ -285,14 +298,20 @@ class CacheSource:
     def ids(self, i:int, t0:int=0, t1:int|None=None)->np.ndarray: return np.array(self._arrays()['ids'][i, t0:t1])
 
 # %% ../nbs/02_data.ipynb #251a4f0c
-def short_side_size(h:int, w:int, side:int,
+def short_side_size(h:int, # frame height in pixels
+                    w:int, # frame width in pixels
+                    side:int, # short side after resizing, in pixels
                     floor:bool=False, # round the long side down, as the authors' `Resize(short_side_scale=True)`
                    )->tuple[int, int]:
     "(h', w') with the short side equal to `side`, aspect kept (rounded, or rounded down)"
     if floor: return (int(math.floor((float(h) / w) * side)), side) if w < h else (side, int(math.floor((float(w) / h) * side)))
     return (side, max(side, round(w * side / h))) if h <= w else (max(side, round(h * side / w)), side)
 
-def crop_offsets(h:int, w:int, size:int, rng:np.random.Generator|None)->tuple[int, int]:
+def crop_offsets(h:int, # frame height in pixels
+                 w:int, # frame width in pixels
+                 size:int, # crop side in pixels (at most `h` and `w`)
+                 rng:np.random.Generator|None, # draws a random crop (None: centred)
+                )->tuple[int, int]: # (y, x) of the top-left corner
     "Top-left of a `size` crop: random if `rng`, else centred"
     if rng is None: return (h - size) // 2, (w - size) // 2
     return int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
@@ -472,7 +491,9 @@ def val_loader(cfg, # a `Config`
         bs = 1
     return DataLoader(ds, batch_size=bs, shuffle=False, num_workers=d.num_workers, collate_fn=_collate)
 
-def make_loader(cfg, split:str='train'):
+def make_loader(cfg, # a `Config`
+                split:str='train', # 'train' (the training loader) or a validation split for `val_loader`
+               ):
     "`train_loader(cfg)` for split 'train', else `val_loader(cfg, split)`"
     return train_loader(cfg) if split == 'train' else val_loader(cfg, split)
 

@@ -18,7 +18,9 @@ __all__ = ['log', 'read_palette_png', 'DAVISSource', 'davis_loader', 'write_tiny
 # %% ../nbs/02b_davis.ipynb #4bd13fe7
 log = logging.getLogger(__name__)
 
-def read_palette_png(p:Path, hw:tuple|None=None)->np.ndarray:
+def read_palette_png(p:Path, # a palette or greyscale PNG of instance ids
+                     hw:tuple|None=None, # (H, W) the ids must have (None: any size)
+                    )->np.ndarray:
     "A palette (or greyscale) PNG annotation as (H,W) uint8 ids; raises `DataError` naming the file"
     try:
         with Image.open(p) as im:

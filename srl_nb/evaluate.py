@@ -33,7 +33,9 @@ def val_amp_dtype(cfg:Config, # run configuration: `optim.val_amp` and `optim.am
     "Validation runs under the training autocast (`amp_dtype`) when `optim.val_amp`, else in full precision"
     return amp_dtype(cfg, device) if cfg.optim.val_amp else None
 
-def val_autocast(cfg:Config, device): # run configuration, where validation runs
+def val_autocast(cfg:Config, # run configuration: `optim.val_amp` and `optim.amp`
+                 device,     # where validation runs
+                ):           # a context manager
     "The autocast context of validation (`val_amp_dtype`)"
     dt = val_amp_dtype(cfg, device)
     return contextlib.nullcontext() if dt is None else torch.autocast(torch.device(device).type, dtype=dt)

@@ -103,7 +103,7 @@ def image_scores(masks:Tensor,            # (B,S,N) soft slot masks of single im
 def evaluate_images(model:SRLModel,  # the model (run in its image mode)
                     batches,         # iterable of {'video': (B,1,3,H,W), 'segmentations': (B,1,H,W)[, 'ignore']}
                     cfg:Config,      # its configuration (grid size)
-                    device='cpu',
+                    device='cpu',    # where the model runs
                     max_batches:int|None=None, # stop after this many batches
                    )->dict:          # {'dec_image_fg_ari', 'dec_image_mbo', 'enc_...': means, 'n_images', 'n_skipped'}
     "Image FG-ARI and mBO of decoder ('dec_') and slot-attention ('enc_') masks, images without objects skipped"

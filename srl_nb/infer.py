@@ -85,7 +85,7 @@ def open_frames(source,             # a video file (mp4, webm, gif, ...) or a fo
 def moving_squares(n_frames:int=12, # T
                    hw=(48, 64),     # frame height, width
                    n_squares:int=3, # objects
-                   seed:int=0,
+                   seed:int=0,      # seed of the squares' positions, velocities, sizes and colours
                   )->np.ndarray:    # (T,H,W,3) uint8
     "Frames of coloured squares drifting over a grey background (a test video)"
     rng = np.random.default_rng(seed); H, W = hw
@@ -183,14 +183,19 @@ def overlay(view:np.ndarray,    # (k,h,w,3) uint8 frames
     "Frames tinted by the colour of the slot that wins each pixel"
     return (alpha * view + (1 - alpha) * palette[ids].astype(np.float32)).round().clip(0, 255).astype(np.uint8)
 
-def save_ids_png(path, ids:np.ndarray, palette:np.ndarray): # ids (h,w) in 0..S-1
+def save_ids_png(path,               # where the PNG is written
+                 ids:np.ndarray,     # (h,w) slot ids in 0..S-1
+                 palette:np.ndarray, # (S,3) uint8 (`slot_palette`)
+                ):
     "A palette PNG whose pixel values are slot ids and whose palette is the overlay's colours"
     im = Image.fromarray(ids.astype(np.uint8), mode='P')
     im.putpalette(palette.reshape(-1).tolist() + [0] * (768 - palette.size))
     im.save(path)
 
 # %% ../nbs/14_infer.ipynb #383eaad8
-def slot_stats(ids:np.ndarray, n_slots:int)->tuple: # ids (k,h,w) -> (areas (k,S), centres (k,S,2) x,y in [0,1], NaN if absent)
+def slot_stats(ids:np.ndarray, # (k,h,w) slot ids
+               n_slots:int,    # S
+              )->tuple:        # (areas (k,S), centres (k,S,2) x,y in [0,1], NaN if absent)
     "Share of the frame and centre of each slot, per frame"
     k, h, w = ids.shape
     oh = ids.reshape(k, -1)[..., None] == np.arange(n_slots)        # (k, h*w, S)
@@ -205,7 +210,7 @@ def slot_track_figure(areas:np.ndarray,   # (T,S) share of the frame per slot
                       centres:np.ndarray, # (T,S,2) slot centres
                       palette:np.ndarray, # (S,3) uint8
                       fps:float,          # frames per second (time axis)
-                      title:str='',
+                      title:str='',       # figure title ('': a generic one)
                       min_area:float=0.005, # centres of slots smaller than this are not drawn
                      ):
     "Area and horizontal position of every slot over time"
@@ -243,7 +248,7 @@ def infer_video(source,              # video file or frame folder
                 fps:float|None=None, # frames per second (default: the video's; 10 for a folder)
                 max_frames:int|None=None, # stop after this many frames
                 chunk:int=16,        # frames per model call
-                device='cpu',
+                device='cpu',        # where the model runs
                 progress:bool=True,  # show a progress bar
                 label:str='',        # what the model is (for the summary and the figure)
                )->dict:              # the summary also written to summary.json

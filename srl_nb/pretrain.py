@@ -95,13 +95,16 @@ class PretrainConfig:
 # %% ../nbs/03a_synthetic_backbone.ipynb #bcafd645
 TIMM_TEMPLATE = 'vit_tiny_patch16_224'   # timm ViT whose size arguments `arch()` overrides
 
-def make_vit(cfg:PretrainConfig)->nn.Module:
+def make_vit(cfg:PretrainConfig, # the recipe: its `arch()` sizes the ViT
+            )->nn.Module:
     "The ViT `cfg` describes, randomly initialised (the global torch seed decides the weights)"
     import timm
     return timm.create_model(TIMM_TEMPLATE, pretrained=False, dynamic_img_size=True, num_classes=0, **cfg.arch())
 
 # %% ../nbs/03a_synthetic_backbone.ipynb #247f32fa
-def schedules(cfg:PretrainConfig, step:int)->dict:
+def schedules(cfg:PretrainConfig, # the recipe
+              step:int,          # optimisation step, from 0
+             )->dict:            # {'lr', 'wd', 'momentum', 'teacher_temp'}
     "Learning rate, weight decay, teacher momentum and teacher temperature at `step`: pure functions of the step"
     T, w = cfg.steps, cfg.warmup_steps
     cos = lambda a, b, t, n: b + (a - b) * (1 + math.cos(math.pi * min(t, n) / max(n, 1))) / 2
@@ -113,7 +116,13 @@ def schedules(cfg:PretrainConfig, step:int)->dict:
 # %% ../nbs/03a_synthetic_backbone.ipynb #7bc6727f
 _YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 
-def random_boxes(n:int, H:int, W:int, scale:tuple, g:torch.Generator, ratio=(3 / 4, 4 / 3))->Tensor:
+def random_boxes(n:int,             # boxes to draw
+                 H:int,             # frame height in pixels
+                 W:int,             # frame width in pixels
+                 scale:tuple,       # (min, max) share of the frame's area a box covers
+                 g:torch.Generator, # draws the boxes
+                 ratio=(3 / 4, 4 / 3), # (min, max) aspect ratio width / height, drawn log-uniform
+                )->Tensor:          # (n, 4) x0, y0, x1, y1
     "(n, 4) crop boxes x0, y0, x1, y1 in pixels covering `scale` of the frame's area, aspect in `ratio`"
     area = torch.empty(n).uniform_(*scale, generator=g) * H * W
     logr = torch.empty(n).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=g)
@@ -122,7 +131,7 @@ def random_boxes(n:int, H:int, W:int, scale:tuple, g:torch.Generator, ratio=(3 /
     return torch.stack([x0, y0, x0 + w, y0 + h], 1)
 
 def colour_jitter(x:Tensor,               # (n, 3, h, w) in [0, 1]
-                  g:torch.Generator,
+                  g:torch.Generator,      # draws the jitter
                   p:float=0.8,            # chance a view is jittered
                   strength:float=0.4,     # brightness, contrast and saturation factors in [1 - s, 1 + s]
                   hue:float=0.1,          # hue rotation in turns, in [-hue, hue]
@@ -148,7 +157,7 @@ def colour_jitter(x:Tensor,               # (n, 3, h, w) in [0, 1]
 def crop_views(frames:Tensor,   # (n, 3, H, W) float in [0, 1]
                boxes:Tensor,    # (n, 4) x0, y0, x1, y1
                size:int,        # output side
-               g:torch.Generator,
+               g:torch.Generator, # draws the flips and the colour jitter
               )->Tensor:        # (n, 3, size, size) ImageNet-normalised
     "Resized crops (bilinear, 2x2 samples per output pixel), random horizontal flips, colour jitter, normalisation"
     from torchvision.ops import roi_align
@@ -161,7 +170,7 @@ def crop_views(frames:Tensor,   # (n, 3, H, W) float in [0, 1]
     return normalize(colour_jitter(v, g))
 
 def sample_views(video:np.ndarray,  # (V, T, H, W, 3) uint8 training frames
-                 cfg:PretrainConfig,
+                 cfg:PretrainConfig, # the recipe: batch size, crops, frame gap, masks, seed
                  step:int,          # the step's views depend on (seed, step) only, so a resumed run sees the same ones
                 )->dict:            # {'global': (2B, 3, G, G), 'local': [n_local x (B, 3, L, L)], 'mask': (2B, G/p, G/p) bool}
     "One step's views: two global crops of two nearby frames of a video, local crops of both, iBOT block masks"
@@ -186,7 +195,8 @@ def sample_views(video:np.ndarray,  # (V, T, H, W, 3) uint8 training frames
 # %% ../nbs/03a_synthetic_backbone.ipynb #2f939a51
 class SelfDistillation(nn.Module):
     "Student ViT with DINO (CLS) and iBOT (patch) heads, and its EMA teacher"
-    def __init__(self, cfg:PretrainConfig):
+    def __init__(self, cfg:PretrainConfig, # the recipe: architecture, heads, temperatures, seed
+                ):
         super().__init__()
         from lightly.models.modules import DINOProjectionHead, MaskedVisionTransformerTIMM
         from lightly.loss import DINOLoss, IBOTPatchLoss, KoLeoLoss
@@ -250,7 +260,9 @@ class SelfDistillation(nn.Module):
         return {'dino': dino, 'ibot': ibot, 'koleo': koleo, 'teacher_entropy': ent.detach()}
 
 # %% ../nbs/03a_synthetic_backbone.ipynb #4aad32d9
-def training_frames(cfg:PretrainConfig, split:str='train')->dict:
+def training_frames(cfg:PretrainConfig, # the recipe: synthetic set, `data_dir`, `n_videos`, `eval_videos`
+                    split:str='train', # 'train' (first `n_videos`) or 'validation' (first `eval_videos`)
+                   )->dict:
     "uint8 frames (V,T,H,W,3) and ids (V,T,H,W) of the synthetic split, built under `data_dir` if missing"
     from srl_nb.core import get_preset
     from srl_nb.data import split_arrays
@@ -277,7 +289,11 @@ def backbone_features(vit:nn.Module,      # a timm ViT (the teacher's, or a load
     f = torch.cat(out)
     return f.reshape(*lead, *f.shape[1:])
 
-def feature_floor(vit:nn.Module, val:dict, n_clusters:int=7, patch_size:int=8)->dict:
+def feature_floor(vit:nn.Module,     # a timm ViT
+                  val:dict,          # validation videos as `training_frames` gives them: 'video' and 'ids'
+                  n_clusters:int=7,  # k of the k-means
+                  patch_size:int=8,  # the ViT's patch side in pixels
+                 )->dict:            # {metric: mean}
     "Mean k-means floor (video / image FG-ARI, mBO) of `vit`'s features on validation videos `val`"
     from srl_nb.metrics import kmeans_floor
     f = backbone_features(vit, val['video'])                                 # (V,T,N,C)
@@ -379,7 +395,8 @@ def export_backbone(ckpt:str|Path,             # a finished `pretrain` run's las
     return card
 
 # %% ../nbs/03a_synthetic_backbone.ipynb #6d72dcde
-def pretrain_cli(argv=None):
+def pretrain_cli(argv=None, # command-line arguments (default: `sys.argv[1:]`)
+                ):
     "Console entry point `srl_pretrain`: train (or resume) a run, or export a finished run's weights and card"
     import argparse, sys
     from srl_nb.cli import parse_overrides

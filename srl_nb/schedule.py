@@ -39,7 +39,8 @@ def stage_name(cfg:Config, # run configuration
     return '+'.join(['base'] + [n for n in ('reg', 'deblur', 'denoise') if w[n]])
 
 # %% ../nbs/09_schedule.ipynb #803b036d
-def stage_edges(cfg:Config)->list: # steps in (0, max_steps) at which the set of active objectives changes
+def stage_edges(cfg:Config, # run configuration
+               )->list:    # steps in (0, max_steps) at which the set of active objectives changes
     "The first step of every stage after the first"
     s = cfg.schedule
     cand = sorted({s.reg_start, s.reg_end, s.deblur_start, s.denoise_start})
@@ -52,7 +53,8 @@ def stage_index(cfg:Config, # run configuration
     return 1 + sum(e <= step for e in stage_edges(cfg))
 
 # %% ../nbs/09_schedule.ipynb #6ca4a331
-def schedule_table(cfg:Config)->'pd.DataFrame': # one row per step just before and at each stage edge
+def schedule_table(cfg:Config, # run configuration
+                  )->'pd.DataFrame': # one row per step just before and at each stage edge
     "Weights of every objective just before and at each stage edge of `cfg`"
     import pandas as pd
     s = cfg.schedule

@@ -45,7 +45,7 @@ def encoder_mlp(feat_dim:int, # C, backbone feature size
 
 # %% ../nbs/04_slot_attention.ipynb #587f0f15
 def grid_coords(grid:int, # patches per side
-                device=None,
+                device=None, # where the coordinates are made (None: the default device)
                )->Tensor: # (N, 2) patch-centre (x, y) in [0, 1], row-major (y outer)
     "Coordinates of the patch centres of a grid x grid feature map"
     c = (torch.arange(grid, device=device, dtype=torch.float32) + 0.5) / grid

@@ -30,14 +30,18 @@ def cosine_anneal(step:int,    # global step
     if steps <= 0 or step >= steps: return final
     return final + 0.5 * (start - final) * (1 + math.cos(math.pi * max(step, 0) / steps))
 
-def steve_tau(cfg:Config, step:int)->float:
+def steve_tau(cfg:Config, # run configuration (`cfg.steve`: tau_start, tau_final, tau_steps)
+              step:int,   # global optimisation step
+             )->float:
     "Gumbel-softmax temperature at `step`"
     s = cfg.steve
     return cosine_anneal(step, s.tau_start, s.tau_final, s.tau_steps)
 
 STEVE_GROUPS = ('dvae', 'encoder', 'decoder')   # parameter groups, in optimiser order
 
-def steve_lrs(cfg:Config, step:int)->list:
+def steve_lrs(cfg:Config, # run configuration (`cfg.optim` and `cfg.steve`)
+              step:int,   # global optimisation step
+             )->list:     # [dVAE, encoder, decoder] learning rates, in the order of `STEVE_GROUPS`
     "Learning rates of the dVAE, encoder and decoder groups at `step`"
     o, s = cfg.optim, cfg.steve
     warm = 1.0 if step >= o.warmup_steps else (step + 1) / o.warmup_steps
@@ -303,7 +307,8 @@ def steve_objective(out:dict,   # a `STEVEModel` output dict
     return mse + ce, {'dvae_mse': mse.detach().float(), 'token_ce': ce.detach().float()}
 
 # %% ../nbs/07d_steve.ipynb #5b9af478
-def steve_param_groups(model:STEVEModel)->list: # [{'name', 'params'}] in the order of `STEVE_GROUPS`
+def steve_param_groups(model:STEVEModel, # the STEVE model to optimise
+                      )->list:           # [{'name', 'params'}] in the order of `STEVE_GROUPS`
     "The dVAE, encoder and decoder parameters of a STEVE model"
     groups = {'dvae': [model.dvae], 'encoder': [model.encoder, model.scan, model.slot_proj], 'decoder': [model.decoder]}
     return [{'name': n, 'params': [p for mod in groups[n] for p in mod.parameters() if p.requires_grad]} for n in STEVE_GROUPS]
@@ -313,7 +318,7 @@ def steve_param_groups(model:STEVEModel)->list: # [{'name', 'params'}] in the or
 def steve_protocol_scores(model:STEVEModel, # a STEVE model (put in eval mode here)
                           batches,          # iterable of validation batches {'video': (B,T,3,H,W), 'segmentations': (B,T,H,W)}
                           clip_frames:int=6, # STEVE's evaluation clip length (`steve.eval_clip_frames`)
-                          device='cpu',
+                          device='cpu',     # where the model runs
                           max_batches:int|None=None, # stop after this many batches
                          )->dict:           # {'steve_fg_ari': mean over clips, 'n_clips': clips scored}
     "STEVE's own protocol: FG-ARI of the slot-attention masks, nearest-upsampled, on clips of `clip_frames` frames"

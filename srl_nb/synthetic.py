@@ -80,7 +80,7 @@ SYNTH_CONFIGS = {
 
 def get_synth_config(name:str, # one of `SYNTH_CONFIGS`
                      **overrides, # field values to change, e.g. `n_frames=8`
-                    )->SynthConfig:
+                    )->SynthConfig: # a new config; the named one is left unchanged
     "The named `SynthConfig` with `overrides` applied"
     if name not in SYNTH_CONFIGS:
         raise KeyError(f"unknown synthetic config {name!r}; valid configs: {sorted(SYNTH_CONFIGS)}")
@@ -215,7 +215,10 @@ def render_video(cfg:SynthConfig, # the generator config
 # %% ../nbs/01_synthetic.ipynb #a8bc3b31
 _SPLIT_CODE = {'train': 0, 'validation': 1, 'test': 2}
 
-def video_rng(seed:int, split:str, index:int)->np.random.Generator:
+def video_rng(seed:int, # dataset seed
+              split:str, # 'train' | 'validation' | 'test'
+              index:int, # the video's index in its split
+             )->np.random.Generator:
     "The random stream of video `index` of `split`"
     if split not in _SPLIT_CODE: raise KeyError(f"unknown split {split!r}; valid: {sorted(_SPLIT_CODE)}")
     return np.random.default_rng([int(seed), _SPLIT_CODE[split], int(index)])
@@ -293,7 +296,8 @@ def builder_class():
 # %% ../nbs/01_synthetic.ipynb #9c5b9a46
 log = logging.getLogger(__name__)
 
-def synthetic_name(config:str)->str:
+def synthetic_name(config:str, # a `SYNTH_CONFIGS` name
+                  )->str:
     "tfds name of a synthetic config, e.g. 'synthetic_movi/easy:1.0.0'"
     return f'synthetic_movi/{config}:1.0.0'
 
@@ -303,7 +307,9 @@ def _params(config, n_train, n_val, seed, overrides):
                 n_val=sc.n_val if n_val is None else int(n_val), seed=int(seed),
                 overrides=dict(sorted((overrides or {}).items())), synth_config=asdict(sc))
 
-def synthetic_dir(data_dir, config:str)->Path:
+def synthetic_dir(data_dir, # tfds data_dir (e.g. 'data')
+                  config:str, # a `SYNTH_CONFIGS` name
+                 )->Path:
     "Folder of the built tfds dataset `synthetic_movi/<config>/1.0.0` under `data_dir`"
     return Path(data_dir) / 'synthetic_movi' / config / '1.0.0'
 

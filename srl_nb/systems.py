@@ -88,7 +88,8 @@ SYSTEMS = {
 }
 TERM_NAMES = tuple(dict.fromkeys(t for s in SYSTEMS.values() for t in s.terms))   # every term any system logs
 
-def system_of(cfg:Config)->System:
+def system_of(cfg:Config, # a run configuration (`cfg.model.arch` names the system)
+             )->System:
     "The `System` of `cfg.model.arch`"
     if cfg.model.arch not in SYSTEMS: raise KeyError(f"unknown model.arch {cfg.model.arch!r}; known: {sorted(SYSTEMS)}")
     return SYSTEMS[cfg.model.arch]

@@ -72,7 +72,8 @@ class JsonlLog:
         tmp = self.path.with_name(self.path.name + '.tmp'); tmp.write_text(''.join(l + '\n' for l in keep))
         os.replace(tmp, self.path)
 
-def read_log(path)->list: # the records, in the order written
+def read_log(path, # a run's `log.jsonl`
+            )->list: # the records, in the order written
     "Records of a `log.jsonl`"
     return [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
 

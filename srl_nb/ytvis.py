@@ -21,7 +21,8 @@ __all__ = ['log', 'YTVIS_VAL_VIDEOS', 'decode_segmentation', 'store_size', 'resi
 log = logging.getLogger(__name__)
 
 def decode_segmentation(seg, # a COCO RLE dict (counts str/bytes or list), a polygon list, or None
-                        h:int, w:int, # frame size
+                        h:int, # frame height in pixels
+                        w:int, # frame width in pixels
                        )->np.ndarray|None: # (h,w) bool mask, or None where the object is absent
     "Decode one YTVIS per-frame segmentation with pycocotools"
     if seg is None: return None
@@ -58,7 +59,8 @@ def _read_rgb(p:Path, hw:tuple|None=None)->np.ndarray:
 
 YTVIS_VAL_VIDEOS = 300   # the last 300 videos of train/instances.json are the validation set (the authors' data module)
 
-def store_size(h:int, w:int, # frame size
+def store_size(h:int,        # frame height in pixels
+               w:int,        # frame width in pixels
                side:int,     # short side after resizing
               )->tuple:      # (h', w'): the short side `side`, the long side scaled and rounded down
     "Frame size after the authors' short-side resize (hynnsk/SRL data/transforms.py, `Resize(short_side_scale=True)`)"
