@@ -26,13 +26,14 @@ from nbdev.process import Processor
 
 # %% ../nbs/99_docsite.ipynb #f9a25609
 SECTIONS = (
+    ('Overview', ('overview',)),
     ('Foundation', ('00_core',)),
     ('Data', ('01_synthetic', '02_data', '02a_ytvis', '02b_davis', '02c_coco', '02c_streams')),
     ('Model', ('03_encoder', '03a_synthetic_backbone', '04_slot_attention', '05_decoder', '06_model', '06a_convert')),
     ('Method', ('09a_vicious_cycle', '07_losses', '07a_slot_regulariser', '07b_contrastive', '07c_videosaur', '07d_steve', '08a_image_mode', '09_schedule')),
     ('Metrics', ('08_metrics',)),
     ('Training', ('09b_loop', '09c_checkpoints', '09d_distributed', '09e_evaluate', '09f_cli')),
-    ('Experiments', ('10_train_movi', '11_train_ytvis', '11a_transfer', '12_study', '12a_sweep', '13_bench', '14_infer')),
+    ('Experiments', ('10_train_movi', '11_train_ytvis', '11a_transfer', '12b_synthetic_deviations', '12_study', '12a_sweep', '13_bench', '14_infer')),
     ('Documentation', ('99_docsite',)),
 )
 OTHER_SECTION = 'Other'
@@ -69,7 +70,8 @@ def sidebar_yml(nbs_path:str|Path=None, # notebook folder
         lines += [f'          - {p.as_posix()}' for p in paths]
     return '\n'.join(lines) + '\n'
 
-def write_sidebar(nbs_path:str|Path=None)->Path:
+def write_sidebar(nbs_path:str|Path=None, # notebook folder (default: settings.ini `nbs_path`)
+                 )->Path:
     "Write `sidebar.yml` into `nbs_path`; return its path"
     nbs = Path(nbs_path or get_config().nbs_path)
     dest = nbs/'sidebar.yml'
@@ -220,7 +222,8 @@ def quarto_markdown(md:str,                 # markdown as nbdev/Quarto write it
     return '\n'.join(out)
 
 # %% ../nbs/99_docsite.ipynb #522f38f6
-def to_notebook_node(nb:dict):
+def to_notebook_node(nb:dict, # a notebook as a plain dict (multi-line fields as lists or strings)
+                    ):
     "An `nbformat.NotebookNode` from a notebook dict: multi-line fields joined, every cell given an id, nbdev's extra keys dropped"
     import nbformat
     keys = {'cell_type', 'id', 'metadata', 'source', 'outputs', 'execution_count', 'attachments'}
@@ -239,7 +242,9 @@ def split_frontmatter(nb:dict, # processed notebook
             return fm, {**nb, 'cells': cells[:i] + cells[i+1:]}
     return {}, nb
 
-def page_name(path:str|Path, fm:dict)->str:
+def page_name(path:str|Path, # the notebook, relative to the notebook folder
+              fm:dict,        # its front matter (`split_frontmatter`)
+             )->str:          # the page's file name
     "Output file of a notebook page: the front matter's `output-file`, else the notebook's stem"
     return fm.get('output-file') or Path(path).with_suffix('.html').name
 
@@ -352,7 +357,8 @@ KATEX_FILES = ('katex.min.js', 'katex.min.css', 'contrib/auto-render.js')
 
 def _katex_ok(d:Path)->bool: return all((d/f).is_file() for f in KATEX_FILES) and (d/'fonts').is_dir()
 
-def npm_katex_dir(root:str|Path|None=None)->Path:
+def npm_katex_dir(root:str|Path|None=None, # project folder (default: where settings.ini is)
+                 )->Path:
     "Where `install_katex` puts KaTeX's `dist` folder: `.cache/katex/node_modules/katex/dist` under the project"
     return Path(root or get_config().config_path)/'.cache'/'katex'/'node_modules'/'katex'/'dist'
 
@@ -381,7 +387,9 @@ def find_katex(katex:str='npm', # 'npm': the copy `install_katex` makes (install
     if katex == 'none': return None
     raise ValueError(f"katex must be 'npm', 'system' or 'none', got {katex!r}")
 
-def copy_katex(out_dir:Path, katex:str='npm')->bool:
+def copy_katex(out_dir:Path,       # site folder
+               katex:str='npm',    # which KaTeX: 'npm', 'system' or 'none' (see `find_katex`)
+              )->bool:             # whether the site has KaTeX
     "Copy KaTeX (see `find_katex`) into `out_dir/katex`; False when there is none"
     src = find_katex(katex)
     if src is None: return False
@@ -549,7 +557,8 @@ def render_page(nb:dict,          # processed notebook
     return postprocess_html(body, Path(src).parent, out_dir)
 
 # %% ../nbs/99_docsite.ipynb #916b4050
-def site_pages(nbs_path:str|Path=None)->list:
+def site_pages(nbs_path:str|Path=None, # notebook folder (default: settings.ini `nbs_path`)
+              )->list:
     "The site's notebooks in sidebar order: [(relative path, section)], the index first with section None"
     nbs = Path(nbs_path or get_config().nbs_path)
     if not (nbs/INDEX_NB).is_file(): raise FileNotFoundError(f'the site needs {nbs/INDEX_NB} for its home page')
@@ -603,13 +612,15 @@ def _refresh_job(args):
     _nbdev_clean(nb)
     return nb2str(nb)
 
-def fresh_index(nbs_path:str|Path=None)->str:
+def fresh_index(nbs_path:str|Path=None, # notebook folder (default: settings.ini `nbs_path`)
+               )->str:                   # the index notebook's JSON text
     "Text of the index notebook after executing it and cleaning it the way `nbdev_clean` does"
     ctx = mp.get_context('spawn')
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as ex:
         return ex.submit(_worker('_refresh_job'), (str(get_config().config_path), str(_index_path(nbs_path)))).result()
 
-def refresh_index(nbs_path:str|Path=None)->bool:
+def refresh_index(nbs_path:str|Path=None, # notebook folder (default: settings.ini `nbs_path`)
+                 )->bool:
     "Re-execute the index notebook and write it back if its outputs changed; True when it changed"
     path, new = _index_path(nbs_path), fresh_index(nbs_path)
     if path.read_text(encoding='utf-8') == new: return False
@@ -641,14 +652,16 @@ def readme_markdown(nbs_path:str|Path=None, # notebook folder
     body = re.sub(r'\n{3,}', '\n\n', body).strip() + '\n'
     return body
 
-def build_readme(nbs_path:str|Path=None)->Path:
+def build_readme(nbs_path:str|Path=None, # notebook folder (default: settings.ini `nbs_path`)
+                )->Path:                  # the README written
     "Write `README.md` at the project root from the index notebook"
     dest = get_config().config_path/'README.md'
     dest.write_text(readme_markdown(nbs_path), encoding='utf-8')
     return dest
 
 # %% ../nbs/99_docsite.ipynb #4fccbead
-def check_readme(nbs_path:str|Path=None)->list:
+def check_readme(nbs_path:str|Path=None, # notebook folder (default: settings.ini `nbs_path`)
+                )->list:                  # problems, one line each
     "Problems that keep the README and the index notebook out of sync (empty when in sync)"
     index, readme = _index_path(nbs_path), get_config().config_path/'README.md'
     problems = []
@@ -736,7 +749,8 @@ def mask_figure(path:str|Path='images/masks.png', # figure of slot masks, relati
     return Markdown(f'*No mask figure yet: it appears here once a training run has saved `nbs/{Path(path).as_posix()}`.*')
 
 # %% ../nbs/99_docsite.ipynb #cf1c26ce
-def main(argv=None):
+def main(argv=None, # command-line arguments (default: `sys.argv[1:]`)
+        ):          # the exit status
     "Command-line entry point: docs | site [--no-execute] [--katex npm|system|none] | readme | sidebar | check"
     import argparse
     p = argparse.ArgumentParser(prog='python -m srl_nb.docsite', description='Build the srl_nb docs site and README')

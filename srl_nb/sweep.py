@@ -11,8 +11,9 @@ from typing import Callable, NamedTuple
 from .core import Config, get_preset
 
 # %% auto #0
-__all__ = ['METHODS', 'SWEPT', 'SweepRun', 'stage_ratios', 'sensitivity_sweep', 'run_sweep', 'sweep_results',
-           'plot_ratio_sensitivity', 'plot_slot_sensitivity']
+__all__ = ['METHODS', 'SWEPT', 'OUTCOME_COLORS', 'SweepRun', 'stage_ratios', 'sensitivity_sweep', 'run_sweep', 'sweep_results',
+           'plot_ratio_sensitivity', 'plot_slot_sensitivity', 'metric_label', 'run_outcomes', 'plot_outcomes',
+           'plot_curves_by_outcome']
 
 # %% ../nbs/12a_sweep.ipynb #4c934059
 METHODS = {'srl': dict(use_reg=True, use_deblur=True, use_denoise=True),            # SRL: all three terms
@@ -25,7 +26,8 @@ class SweepRun(NamedTuple):
     preset:str      # a key of `srl_nb.core.PRESETS`
     overrides:dict  # config fields to change
 
-def stage_ratios(cfg:Config)->dict: # {'warmup_end', 'contrast_start'} as fractions of max_steps
+def stage_ratios(cfg:Config, # run configuration (`cfg.schedule`)
+                )->dict:    # {'warmup_end', 'contrast_start'} as fractions of max_steps
     "Where a config's warm-up ends and its contrast starts, as fractions of its training length"
     s = cfg.schedule
     return dict(warmup_end=s.reg_end / s.max_steps, contrast_start=s.deblur_start / s.max_steps)
@@ -133,7 +135,7 @@ def _seed_lines(ax, df, x, metric, method, label):
 
 def plot_ratio_sensitivity(df:'pd.DataFrame', # `sweep_results` output
                            metric:str='dec_video_fg_ari', # a metric column
-                           title:str='',
+                           title:str='',      # figure title ('': one naming the metric and slot count)
                           ):
     "SRL's metric against the warm-up end and the contrast start (others at the preset's values), per seed"
     import matplotlib.pyplot as plt
@@ -157,7 +159,7 @@ def plot_ratio_sensitivity(df:'pd.DataFrame', # `sweep_results` output
 
 def plot_slot_sensitivity(df:'pd.DataFrame', # `sweep_results` output
                           metric:str='dec_video_fg_ari', # a metric column
-                          title:str='',
+                          title:str='',      # figure title ('': one naming the metric)
                          ):
     "SRL's and the baseline's metric against the number of slots (at the preset's stage ratios), per seed"
     import matplotlib.pyplot as plt
@@ -172,5 +174,99 @@ def plot_slot_sensitivity(df:'pd.DataFrame', # `sweep_results` output
     ax.set_xticks(sorted(df.n_slots.unique()))
     ax.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1.0), frameon=False)
     fig.suptitle(title or f'Slot-count sensitivity ({metric})', fontsize=11)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/12a_sweep.ipynb #5864a0f1
+OUTCOME_COLORS = {'above the floor': '#2ca02c', 'under the floor': '#d62728', 'floor': '#7f7f7f'}
+
+def metric_label(key:str, # a metric column of the study's tables: 'fg_ari', 'dec_video_mbo', 'enc_image_fg_ari', ...
+                )->str:   # the name a figure shows, e.g. 'decoder video FG-ARI'
+    "A metric column's name for a figure axis (other columns keep their names)"
+    if not key.endswith(('fg_ari', 'mbo')): return key
+    side, key = (('decoder ', key[4:]) if key.startswith('dec_') else ('slot-attention ', key[4:]) if key.startswith('enc_')
+                 else ('', key))
+    level, key = (key.split('_', 1) if key.split('_', 1)[0] in ('video', 'image') else ('video', key))
+    name = {'fg_ari': 'FG-ARI', 'mbo': 'mBO'}.get(key, key)
+    return f'{side}{level} {name}' + ('' if side else ' (decoder masks)')
+
+def run_outcomes(res:'pd.DataFrame', # one row per run (method, seed, metric columns) and per seed a row of method 'kmeans'
+                 key:str='fg_ari',   # the metric compared with the floor
+                )->'pd.Series':      # per row of `res`: 'above the floor', 'under the floor', or 'floor' for the k-means rows
+    "Whether each run ended above the k-means floor of its own seed"
+    floor = res[res.method == 'kmeans'].set_index('seed')[key]
+    missing = sorted(set(res.seed) - set(floor.index))
+    if missing: raise ValueError(f"no k-means row (method 'kmeans') for seeds {missing}: each seed needs its floor")
+    return pd.Series(['floor' if m == 'kmeans' else 'above the floor' if v > floor[s] else 'under the floor'
+                      for m, s, v in zip(res.method, res.seed, res[key])], index=res.index, name='outcome')
+
+def plot_outcomes(res:'pd.DataFrame',        # `results.csv` of the study: runs and k-means rows
+                  keys=('fg_ari', 'mbo'),    # metric columns, one panel each
+                  labels:dict|None=None,     # display names of methods (default: the names)
+                  title:str='',              # figure title
+                 ):
+    "Every run's end point, one marker per seed, coloured by its outcome against its seed's k-means floor"
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    out = run_outcomes(res, keys[0])
+    methods = ['kmeans'] + [m for m in dict.fromkeys(res.method) if m != 'kmeans']
+    seeds = sorted(res.seed.unique())
+    fig, axs = plt.subplots(1, len(keys), figsize=(4.6 * len(keys) + 1.8, 3.8), squeeze=False)
+    for ax, k in zip(axs[0], keys):
+        for x, m in enumerate(methods):
+            for j, s in enumerate(seeds):
+                row = res[(res.method == m) & (res.seed == s)]
+                if not len(row): continue
+                dx = (j - (len(seeds) - 1) / 2) * 0.18
+                ax.plot(x + dx, row[k].item(), _MARKERS[j % len(_MARKERS)], ms=8, mec='k', mew=0.6,
+                        color=OUTCOME_COLORS[out[row.index[0]]])
+        ax.set_xticks(range(len(methods)))
+        ax.set_xticklabels([(labels or {}).get(m, m) for m in methods], rotation=30, ha='right', fontsize=10)
+        ax.set_ylabel(metric_label(k), fontsize=10)
+        ax.tick_params(labelsize=9); ax.grid(axis='y', alpha=0.3); ax.set_xlim(-0.6, len(methods) - 0.4)
+    handles = ([Line2D([], [], ls='', marker='s', ms=8, mec='k', mew=0.6, color=c, label=o) for o, c in OUTCOME_COLORS.items()]
+               + [Line2D([], [], ls='', marker=_MARKERS[j % len(_MARKERS)], ms=8, mec='k', mew=0.6, color='white',
+                         label=f'seed {s}') for j, s in enumerate(seeds)])
+    axs[0, -1].legend(handles=handles, fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1.0), frameon=False,
+                      title=f'outcome ({metric_label(keys[0]).split(" (")[0]})', title_fontsize=9)
+    if title: fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+_FLOOR_KEY = {'dec_video_fg_ari': 'fg_ari', 'dec_video_mbo': 'mbo', 'dec_image_fg_ari': 'image_fg_ari', 'dec_image_mbo': 'image_mbo',
+              'enc_video_fg_ari': 'fg_ari', 'enc_video_mbo': 'mbo', 'enc_image_fg_ari': 'image_fg_ari', 'enc_image_mbo': 'image_mbo'}
+
+def plot_curves_by_outcome(curves:'pd.DataFrame',      # `curves.csv` of the study: method, seed, step and metric columns
+                           res:'pd.DataFrame',         # `results.csv` of the same study (decides each run's outcome)
+                           key:str='dec_video_fg_ari', # the metric to draw
+                           labels:dict|None=None,      # display names of methods (default: the names)
+                           ncols:int=3,                # panels per row (one per configuration, one for the legend)
+                          ):
+    "Each configuration's runs against the step, one line per seed, coloured by outcome; dashed: the k-means floor"
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    out = run_outcomes(res)
+    floor_key = _FLOOR_KEY.get(key)
+    methods = [m for m in dict.fromkeys(res.method) if m != 'kmeans']
+    seeds = sorted(res.seed.unique())
+    nrows = -(-(len(methods) + 1) // ncols)
+    fig, axs = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.7 * nrows), sharex=True, sharey=True, squeeze=False)
+    for ax, m in zip(axs.flat, methods):
+        for j, s in enumerate(seeds):
+            c = curves[(curves.method == m) & (curves.seed == s)].sort_values('step')
+            r = res[(res.method == m) & (res.seed == s)]
+            if not len(c) or not len(r): continue
+            ax.plot(c.step, c[key], '-', marker=_MARKERS[j % len(_MARKERS)], ms=4, lw=1.4, color=OUTCOME_COLORS[out[r.index[0]]])
+        if floor_key is not None:
+            ax.axhline(res[res.method == 'kmeans'][floor_key].mean(), color=OUTCOME_COLORS['floor'], ls='--', lw=1)
+        ax.set_title((labels or {}).get(m, m), fontsize=10); ax.tick_params(labelsize=9); ax.grid(alpha=0.3)
+    for ax in axs[:, 0]: ax.set_ylabel(metric_label(key), fontsize=10)
+    for ax in axs[-1]: ax.set_xlabel('step', fontsize=10)
+    for ax in list(axs.flat)[len(methods):]: ax.axis('off')
+    handles = ([Line2D([], [], color=OUTCOME_COLORS[o], lw=2, label=o) for o in ('above the floor', 'under the floor')]
+               + [Line2D([], [], color='k', ls='', marker=_MARKERS[j % len(_MARKERS)], label=f'seed {s}') for j, s in enumerate(seeds)]
+               + ([Line2D([], [], color=OUTCOME_COLORS['floor'], ls='--', label='k-means floor\n(mean over seeds)')] if floor_key else []))
+    list(axs.flat)[len(methods)].legend(handles=handles, fontsize=9, loc='center', frameon=False,
+                                        title='outcome at the end', title_fontsize=9)
     fig.tight_layout()
     return fig

@@ -275,3 +275,28 @@ def test_papermill_ytvis_notebook_demo(tmp_path):
     assert m['n_videos'] == 4
     dv = json.loads((out / 'metrics_davis2017.json').read_text())
     assert 0 <= dv['dec_J&F'] <= 1 and dv['split'] == 'davis2017' and (out / 'masks_davis2017.png').exists()
+
+
+def test_masks_over_training(data_dir, tmp_path):
+    "plot_masks_over_training draws each checkpoint's masks with FG-ARI scores that match the metric on its own"
+    import shutil
+    import matplotlib; matplotlib.use('Agg')
+    from srl_nb.diagnosis import plot_masks_over_training
+    from srl_nb.data import val_loader
+    from srl_nb.metrics import masks_to_ids, image_fg_ari
+    from srl_nb.core import apply_overrides
+    cfg, out, ckpts = tiny(data_dir), tmp_path / 'run', {}
+    for s in (2, 4):
+        train(cfg, out, resume=True, stop_at=s, progress=False, tensorboard=False)
+        ckpts[s] = tmp_path / f'step{s}.ckpt'; shutil.copyfile(out / 'last.ckpt', ckpts[s])
+    fig = plot_masks_over_training(ckpts, t=1)
+    axs = fig.axes
+    assert len(axs) == 6 and [a.get_title() for a in axs[1:3]] == ['step 2', 'step 4']
+    model, c = load_checkpoint(ckpts[4]); model.eval()
+    item = val_loader(apply_overrides(c, use_feature_cache=False), 'validation').dataset[0]
+    with torch.no_grad(): o = model(video=item['video'][None])
+    ids = masks_to_ids(o['dec_masks'][:, 1:2].float(), (c.grid, c.grid), tuple(item['video'].shape[-2:]))
+    want = float(image_fg_ari(ids, item['segmentations'][None, 1:2]))
+    assert axs[5].get_xlabel() == f'FG-ARI {want:.2f}', (axs[5].get_xlabel(), want)
+    with pytest.raises(ValueError, match='frames'): plot_masks_over_training(ckpts, t=99)
+    with pytest.raises(ValueError, match='at least one'): plot_masks_over_training({})
