@@ -28,12 +28,12 @@ from nbdev.process import Processor
 SECTIONS = (
     ('Overview', ('overview',)),
     ('Foundation', ('00_core',)),
-    ('Data', ('01_synthetic', '02_data', '02a_ytvis', '02b_davis', '02c_coco', '02c_streams')),
+    ('Data', ('01_synthetic', '02_data', '02a_ytvis', '02b_davis', '02c_coco', '02d_streams')),
     ('Model', ('03_encoder', '03a_synthetic_backbone', '04_slot_attention', '05_decoder', '06_model', '06a_convert')),
-    ('Method', ('09a_vicious_cycle', '07_losses', '07a_slot_regulariser', '07b_contrastive', '07c_videosaur', '07d_steve', '08a_image_mode', '09_schedule')),
-    ('Metrics', ('08_metrics',)),
-    ('Training', ('09b_loop', '09c_checkpoints', '09d_distributed', '09e_evaluate', '09f_cli')),
-    ('Experiments', ('10_train_movi', '11_train_ytvis', '11a_transfer', '12b_synthetic_deviations', '12_study', '12a_sweep', '13_bench', '14_infer')),
+    ('Method', ('07_vicious_cycle', '07a_losses', '07b_slot_regulariser', '07c_contrastive', '07d_videosaur', '07e_steve', '07f_systems', '07g_image_mode', '08_schedule')),
+    ('Metrics', ('08a_metrics',)),
+    ('Training', ('09_loop', '09a_checkpoints', '09b_distributed', '09c_evaluate', '09d_cli')),
+    ('Experiments', ('10_train_movi', '11_train_ytvis', '11a_transfer', '12_study', '12a_sweep', '12b_synthetic_deviations', '13_bench', '14_infer')),
     ('Documentation', ('99_docsite',)),
 )
 OTHER_SECTION = 'Other'

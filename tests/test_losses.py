@@ -73,7 +73,7 @@ def slot_slot_loops(slots, tau=0.1, tau_base=0.07):
 
 
 def test_slot_slot_by_hand():
-    # two constant orthogonal tracks, three frames (worked out in 07_losses)
+    # two constant orthogonal tracks, three frames (worked out in 07a_losses)
     slots = torch.tensor([[1., 0], [0, 1]]).expand(1, 3, 2, 2)
     end, mid = 10 - math.log(math.exp(10) + 3), 10 - math.log(2 * math.exp(10) + 3)
     assert math.isclose(slot_slot_contrastive_loss(slots).item(), -LAM * (2 * end + mid) / 3, rel_tol=1e-6)
