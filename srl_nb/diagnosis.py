@@ -459,9 +459,9 @@ def plot_cycle(out,                         # output dict with 'enc_masks', 'dec
         panels.append((head, colour(m.argmax(0), m.max(0).values)))
     fig, axs = plt.subplots(1, len(panels), figsize=(size * len(panels), size * 1.4), dpi=dpi, squeeze=False)
     for ax, (head, im) in zip(axs[0], panels):
-        ax.imshow(im, interpolation='nearest', extent=(0, 1, 1, 0)); ax.set_title(head, fontsize=8); ax.axis('off')
-    fig.suptitle(f"{title + ': ' if title else ''}agreement {d['agree_argmax']:.2f}, ARI {d['agree_ari']:.2f}", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))                 # room for the title above the three-line panel titles
+        ax.imshow(im, interpolation='nearest', extent=(0, 1, 1, 0)); ax.set_title(head, fontsize=10); ax.axis('off')
+    fig.suptitle(f"{title + ': ' if title else ''}agreement {d['agree_argmax']:.2f}, ARI {d['agree_ari']:.2f}", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))                 # room for the title above the three-line panel titles
     return fig
 
 # %% ../nbs/07_vicious_cycle.ipynb #10b1028b
@@ -495,26 +495,28 @@ def plot_cycle_curves(curves,                  # DataFrame from `cycle_curves`: 
                       floor:Optional[dict]=None, # {key: value} horizontal reference lines (e.g. the k-means floor)
                       ncols:int=4,             # panels per row
                       dpi:int=72,              # figure resolution
-                      per_seed:bool=False,     # also draw every seed's own curve, thin (when seeds split, the mean hides it)
+                      per_seed:bool=False,     # draw every seed's own curve, thin, instead of the band (when seeds split, the mean hides it)
                      ):
-    "Measurements against training step: mean over seeds per method, with the seeds' min-max band."
+    "Measurements against training step: mean over seeds per method, with the seeds' min-max band (or each seed's own curve)"
     import matplotlib.pyplot as plt
     missing = [k for k in ('method', 'seed', 'step', *keys) if k not in curves.columns]
     if missing: raise KeyError(f"plot_cycle_curves: columns {missing} missing; the table has {list(curves.columns)}")
     nrows = math.ceil(len(keys) / ncols)
-    fig, axs = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.1 * nrows), dpi=dpi, squeeze=False)
+    fig, axs = plt.subplots(nrows, ncols, figsize=(3.1 * ncols + 2.0, 2.6 * nrows), dpi=dpi, squeeze=False)
     for ax, k in zip(axs.flat, keys):
         for i, (method, g) in enumerate(curves.groupby('method', sort=False)):
             s = g.groupby('step')[k].agg(['mean', 'min', 'max'])
             ax.plot(s.index, s['mean'], color=f'C{i}', lw=1.2, label=method)
-            ax.fill_between(s.index, s['min'], s['max'], color=f'C{i}', alpha=0.2, lw=0)
-            if per_seed:
+            if not per_seed: ax.fill_between(s.index, s['min'], s['max'], color=f'C{i}', alpha=0.2, lw=0)
+            else:
                 for _, gs in g.groupby('seed'): ax.plot(gs['step'], gs[k], color=f'C{i}', lw=0.6, alpha=0.7)
         if floor and k in floor: ax.axhline(floor[k], color='grey', lw=1, ls='--', label='k-means')
-        ax.set_title(CYCLE_PANELS.get(k, k), fontsize=8); ax.tick_params(labelsize=7); ax.set_xlabel('step', fontsize=7)
+        ax.set_title(CYCLE_PANELS.get(k, k), fontsize=10); ax.tick_params(labelsize=9); ax.set_xlabel('step', fontsize=9)
     for ax in list(axs.flat)[len(keys):]: ax.axis('off')
-    axs.flat[0].legend(fontsize=6)
-    fig.tight_layout()
+    handles, labels = axs.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=9, loc='upper left', bbox_to_anchor=(1 - 1.9 / fig.get_figwidth(), 0.98), frameon=False,
+               title='thick: seed mean\nthin: one seed' if per_seed else 'line: seed mean\nband: min-max', title_fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1 - 2.0 / fig.get_figwidth(), 1))
     return fig
 
 # %% ../nbs/07_vicious_cycle.ipynb #3919d24d

@@ -493,7 +493,7 @@ def postprocess_html(page:str,          # rendered HTML
 # %% ../nbs/99_docsite.ipynb #a86c2ab4
 def link_methods_to_classes(pages:dict, # {href: rendered HTML} of the whole site
                            )->dict:     # the same pages, fragments of internal links resolved
-    "Point internal links whose fragment names an undocumented method (`cls.meth`) at the class's section"
+    "Point internal links whose fragment names an undocumented method (`cls.meth`) at the class's section; unlink module dunders (not documented)"
     from bs4 import BeautifulSoup
     soups = {h: BeautifulSoup(t, 'html.parser') for h, t in pages.items()}
     ids = {h: {e['id'] for e in s.find_all(id=True)} for h, s in soups.items()}
@@ -507,6 +507,7 @@ def link_methods_to_classes(pages:dict, # {href: rendered HTML} of the whole sit
             frag = next((f for f in (pandoc_id(frag), pandoc_id(frag.strip('_'))) if f in ids[page]), frag)
             while '.' in frag and frag not in ids[page]: frag = frag.rsplit('.', 1)[0]
             if frag in ids[page]: a['href'] = f'{m.group(1) or ""}#{frag}'
+            elif re.fullmatch(r'__\w+__', m.group(2)): a.unwrap()      # `order_show_docs` drops module dunders' docs
     return {h: str(s) for h, s in soups.items()}
 
 # %% ../nbs/99_docsite.ipynb #7ad17ddf
