@@ -18,17 +18,15 @@ from .metrics import contingency, ari_from_table
 
 # %% ../nbs/07_vicious_cycle.ipynb #9b1642ad
 def _toy_masks(n:int=16, seed:int=0):
-    "A sharp mask with flipped patches (the encoder's character) and a smooth, blurred one (the decoder's)"
+    "A sharp mask with flipped patches (the encoder's character) and the same object blurred (the decoder's), (n,n) each"
     import numpy as np
     yy, xx = np.mgrid[:n, :n]
     obj = ((yy - n * 0.45) ** 2 / (n * 0.3) ** 2 + (xx - n * 0.5) ** 2 / (n * 0.26) ** 2) < 1
     noisy = obj.astype(float)
     flip = np.random.default_rng(seed).random((n, n)) < 0.08
     noisy[flip] = 1 - noisy[flip]
-    k = np.exp(-0.5 * (np.arange(-4, 5) / 1.3) ** 2); k /= k.sum()
-    blur = np.apply_along_axis(lambda r: np.convolve(r, k, 'same'), 0, obj.astype(float))
-    blur = np.apply_along_axis(lambda r: np.convolve(r, k, 'same'), 1, blur)
-    return noisy, blur
+    blur = blur_masks(ids_to_masks(torch.from_numpy(obj).long()[None, None], 2), (n, n), sigma=1.3)   # (1,1,2,N)
+    return noisy, blur[0, 0, 1].reshape(n, n).numpy()
 
 def plot_cycle_overview(figsize=(11, 5.2), # inches
                        ):                  # matplotlib Figure
@@ -528,11 +526,12 @@ def plot_masks_over_training(ckpts:dict,              # {step: checkpoint path},
                              device:str='cpu',        # where the models run
                             ):                        # matplotlib Figure
     "Slot-attention and decoder masks of one validation frame at each checkpoint of a run, with the frame's image FG-ARI"
-    import matplotlib.pyplot as plt, numpy as np
+    import matplotlib.pyplot as plt
     from srl_nb.checkpoint import load_checkpoint
     from srl_nb.core import apply_overrides
     from srl_nb.data import val_loader, denormalize
     from srl_nb.metrics import masks_to_ids, image_fg_ari
+    from srl_nb.infer import overlay, slot_palette
     if not ckpts: raise ValueError('ckpts: expected {step: checkpoint path} with at least one checkpoint, got none')
     steps, item, cols = sorted(ckpts), None, []
     for s in steps:
@@ -542,21 +541,22 @@ def plot_masks_over_training(ckpts:dict,              # {step: checkpoint path},
             item = val_loader(cfg, split).dataset[0]
             if not 0 <= t < item['video'].shape[0]: raise ValueError(f"t={t}: the video has {item['video'].shape[0]} frames")
         model.eval()
-        o = model(video=item['video'][None].to(device))
+        o = model(video=item['video'][None, :t + 1].to(device))     # frame t sees only the frames before it
         col = {}
         for name, key in (('slot attention', 'enc_masks'), ('decoder', 'dec_masks')):
-            ids = masks_to_ids(o[key][:, t:t + 1].float().cpu(), (cfg.grid, cfg.grid), tuple(item['video'].shape[-2:]))
+            ids = masks_to_ids(o[key][:, t:].float().cpu(), (cfg.grid, cfg.grid), tuple(item['video'].shape[-2:]))
             col[name] = (ids[0, 0].numpy(), float(image_fg_ari(ids, item['segmentations'][None, t:t + 1])))
         cols.append(col)
-    img = denormalize(item['video'][t:t + 1])[0].clamp(0, 1).permute(1, 2, 0).numpy()
-    pal = plt.get_cmap('tab20')(np.arange(20))[:, :3]
+    img = (denormalize(item['video'][t:t + 1])[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype('uint8')
+    true = item['segmentations'][t].numpy()
+    pal = slot_palette(1 + max(int(true.max()), *(int(col[n][0].max()) for col in cols for n in col)))
     fig, axs = plt.subplots(2, len(steps) + 1, figsize=(1.9 * (len(steps) + 1), 4.5), squeeze=False)
     axs[0, 0].imshow(img); axs[0, 0].set_title('frame', fontsize=10)
-    axs[1, 0].imshow(pal[item['segmentations'][t].numpy() % 20]); axs[1, 0].set_title('ground truth', fontsize=10)
+    axs[1, 0].imshow(pal[true]); axs[1, 0].set_title('ground truth', fontsize=10)
     for c, (s, col) in enumerate(zip(steps, cols), 1):
         for r, name in enumerate(('slot attention', 'decoder')):
             ids, ari = col[name]
-            axs[r, c].imshow(0.45 * img + 0.55 * pal[ids % 20])
+            axs[r, c].imshow(overlay(img[None], ids[None], pal, alpha=0.45)[0])
             axs[r, c].set_xlabel(f'FG-ARI {ari:.2f}', fontsize=10)
         axs[0, c].set_title(f'step {s}', fontsize=10)
     for ax in axs.flat: ax.set_xticks([]); ax.set_yticks([])

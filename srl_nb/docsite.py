@@ -152,8 +152,8 @@ def doc_processors()->list:
     "nbdev's documentation processors (settings.ini's `procs` and `skip_procs` applied), with `OrderShowDocs` after `add_show_docs`"
     from nbdev.processors import FilterDefaults
     procs = list(FilterDefaults().procs())
-    at = next(i for i, p in enumerate(procs) if getattr(p, '__name__', '') == 'add_show_docs')
-    return procs[:at + 1] + [OrderShowDocs] + procs[at + 1:]
+    at = next((i for i, p in enumerate(procs) if getattr(p, '__name__', '') == 'add_show_docs'), None)
+    return procs if at is None else procs[:at + 1] + [OrderShowDocs] + procs[at + 1:]   # no show_doc cells: nothing to order
 
 # %% ../nbs/99_docsite.ipynb #f2753e25
 def process_notebook(path:str|Path,      # notebook file

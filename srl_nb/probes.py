@@ -12,7 +12,7 @@ from torch import Tensor
 from .metrics import contingency, ari_from_table, video_fg_ari, _check_ids
 from .decoder import MLPDecoder
 from .slots import MLP
-from .diagnosis import _check_grid, _patch_centres, ids_to_grid
+from .diagnosis import _check_grid, _patch_centres
 
 # %% ../nbs/12b_synthetic_deviations.ipynb #09ee40d9
 def oracle_slots(features:Tensor, # (M,N,C) per-patch features of M frames

@@ -180,15 +180,19 @@ def plot_slot_sensitivity(df:'pd.DataFrame', # `sweep_results` output
 # %% ../nbs/12a_sweep.ipynb #5864a0f1
 OUTCOME_COLORS = {'above the floor': '#2ca02c', 'under the floor': '#d62728', 'floor': '#7f7f7f'}
 
+def _metric_parts(key:str)->tuple:
+    "('dec' | 'enc' | '', 'video' | 'image', 'fg_ari' | 'mbo') of a metric column, e.g. 'dec_image_mbo' or 'fg_ari'"
+    side, key = (key[:3], key[4:]) if key.startswith(('dec_', 'enc_')) else ('', key)
+    level, key = key.split('_', 1) if key.startswith(('video_', 'image_')) else ('video', key)
+    return side, level, key
+
 def metric_label(key:str, # a metric column of the study's tables: 'fg_ari', 'dec_video_mbo', 'enc_image_fg_ari', ...
                 )->str:   # the name a figure shows, e.g. 'decoder video FG-ARI'
     "A metric column's name for a figure axis (other columns keep their names)"
     if not key.endswith(('fg_ari', 'mbo')): return key
-    side, key = (('decoder ', key[4:]) if key.startswith('dec_') else ('slot-attention ', key[4:]) if key.startswith('enc_')
-                 else ('', key))
-    level, key = (key.split('_', 1) if key.split('_', 1)[0] in ('video', 'image') else ('video', key))
-    name = {'fg_ari': 'FG-ARI', 'mbo': 'mBO'}.get(key, key)
-    return f'{side}{level} {name}' + ('' if side else ' (decoder masks)')
+    side, level, name = _metric_parts(key)
+    side = {'dec': 'decoder ', 'enc': 'slot-attention '}.get(side, '')
+    return f"{side}{level} {'FG-ARI' if name == 'fg_ari' else 'mBO'}" + ('' if side else ' (decoder masks)')
 
 def run_outcomes(res:'pd.DataFrame', # one row per run (method, seed, metric columns) and per seed a row of method 'kmeans'
                  key:str='fg_ari',   # the metric compared with the floor
@@ -233,9 +237,6 @@ def plot_outcomes(res:'pd.DataFrame',        # `results.csv` of the study: runs 
     fig.tight_layout()
     return fig
 
-_FLOOR_KEY = {'dec_video_fg_ari': 'fg_ari', 'dec_video_mbo': 'mbo', 'dec_image_fg_ari': 'image_fg_ari', 'dec_image_mbo': 'image_mbo',
-              'enc_video_fg_ari': 'fg_ari', 'enc_video_mbo': 'mbo', 'enc_image_fg_ari': 'image_fg_ari', 'enc_image_mbo': 'image_mbo'}
-
 def plot_curves_by_outcome(curves:'pd.DataFrame',      # `curves.csv` of the study: method, seed, step and metric columns
                            res:'pd.DataFrame',         # `results.csv` of the same study (decides each run's outcome)
                            key:str='dec_video_fg_ari', # the metric to draw
@@ -246,7 +247,8 @@ def plot_curves_by_outcome(curves:'pd.DataFrame',      # `curves.csv` of the stu
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     out = run_outcomes(res)
-    floor_key = _FLOOR_KEY.get(key)
+    _, level, name = _metric_parts(key)         # the k-means column of the same measure: 'fg_ari', 'image_mbo', ...
+    floor_key = (name if level == 'video' else f'image_{name}') if key.endswith(('fg_ari', 'mbo')) else None
     methods = [m for m in dict.fromkeys(res.method) if m != 'kmeans']
     seeds = sorted(res.seed.unique())
     nrows = -(-(len(methods) + 1) // ncols)
