@@ -12,8 +12,8 @@ from .core import Config, get_preset
 
 # %% auto #0
 __all__ = ['METHODS', 'SWEPT', 'OUTCOME_COLORS', 'SweepRun', 'stage_ratios', 'sensitivity_sweep', 'run_sweep', 'sweep_results',
-           'plot_ratio_sensitivity', 'plot_slot_sensitivity', 'metric_label', 'run_outcomes', 'plot_outcomes',
-           'plot_curves_by_outcome']
+           'sweep_floors', 'plot_ratio_sensitivity', 'plot_slot_sensitivity', 'metric_label', 'run_outcomes',
+           'plot_outcomes', 'plot_curves_by_outcome']
 
 # %% ../nbs/12a_sweep.ipynb #4c934059
 METHODS = {'srl': dict(use_reg=True, use_deblur=True, use_denoise=True),            # SRL: all three terms
@@ -124,56 +124,87 @@ def sweep_results(runs:list,   # the sweep's `SweepRun`s
         rows.append(row)
     return pd.DataFrame(rows)
 
+def sweep_floors(runs:list,    # the sweep's `SweepRun`s
+                 device='cpu', # where the backbone runs
+                )->'pd.DataFrame': # rows of method 'kmeans', one per slot count and seed, in the metric columns of `sweep_results`
+    "k-means on the frozen features with as many clusters as slots, at every slot count and seed of a sweep: the floor its runs are read against"
+    import pandas as pd
+    from srl_nb.model import SRLModel
+    from srl_nb.evaluate import kmeans_floor_metrics
+    rows, backbone = {}, None
+    for r in runs:
+        cfg = get_preset(r.preset, **r.overrides)
+        key = (cfg.model.n_slots, cfg.seed)
+        if key in rows: continue
+        if backbone is None: backbone = SRLModel.from_config(cfg).backbone.to(device)   # shared: the sweep moves no backbone setting
+        f = kmeans_floor_metrics(cfg, backbone, device=device, seed=cfg.seed)
+        rows[key] = dict(name=f'kmeans_slots{key[0]}_seed{key[1]}', preset=r.preset, method='kmeans', seed=cfg.seed,
+                         n_slots=key[0], **{'dec_' + k.removeprefix('kmeans_'): v for k, v in f.items()})
+    return pd.DataFrame(list(rows.values()))
+
 # %% ../nbs/12a_sweep.ipynb #f6d2642c
-_COLORS = {'srl': '#d62728', 'slotcontrast': '#1f77b4'}
+_COLORS = {'srl': '#d62728', 'slotcontrast': '#1f77b4', 'kmeans': '#7f7f7f'}
 _MARKERS = 'osD^vP*X'
 
-def _seed_lines(ax, df, x, metric, method, label):
+def _seed_lines(ax, df, x, metric, method, label, ls='-'):
     for i, (seed, g) in enumerate(df.sort_values(x).groupby('seed')):
-        ax.plot(g[x], g[metric], '-', marker=_MARKERS[i % len(_MARKERS)], color=_COLORS.get(method, 'k'), ms=6, lw=1.2,
+        ax.plot(g[x], g[metric], ls, marker=_MARKERS[i % len(_MARKERS)], color=_COLORS.get(method, 'k'), ms=6, lw=1.2,
                 label=f'{label}, seed {seed}')
 
-def plot_ratio_sensitivity(df:'pd.DataFrame', # `sweep_results` output
-                           metric:str='dec_video_fg_ari', # a metric column
-                           title:str='',      # figure title ('': one naming the metric and slot count)
+def _levels(ax, df, metric, method, label, ls):
+    "One horizontal line per seed at the value of `df`'s row for that seed"
+    for seed, g in df.groupby('seed'):
+        ax.axhline(g[metric].iloc[0], color=_COLORS[method], ls=ls, lw=1.2, label=f'{label}, seed {seed}')
+
+def _metrics(metric)->list: return [metric] if isinstance(metric, str) else list(metric)
+
+def plot_ratio_sensitivity(df:'pd.DataFrame', # `sweep_results` output, optionally with `sweep_floors` rows
+                           metric='dec_video_fg_ari', # a metric column, or several (one row of panels each)
+                           title:str='',      # figure title ('': one naming the slot count)
                           ):
-    "SRL's metric against the warm-up end and the contrast start (others at the preset's values), per seed"
+    "SRL's metric against the warm-up end and the contrast start (others at the preset's values), per seed, with the baseline and the k-means floor as levels"
     import matplotlib.pyplot as plt
-    srl, base = df[df.method == 'srl'], df[df.method == 'slotcontrast']
+    metrics = _metrics(metric)
+    srl, base, km = (df[df.method == m] for m in ('srl', 'slotcontrast', 'kmeans'))
     # the preset's point: the most common ratios and slot count among SRL's runs
     w0, c0, s0 = (srl[k].mode().iloc[0] for k in ('warmup_end', 'contrast_start', 'n_slots'))
-    fig, axs = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
-    for ax, (x, fixed, x0, xl) in zip(axs, (('warmup_end', 'contrast_start', w0, 'warm-up end (fraction of training)'),
-                                           ('contrast_start', 'warmup_end', c0, 'contrast start (fraction of training)'))):
-        sel = srl[(srl[fixed] == (c0 if fixed == 'contrast_start' else w0)) & (srl.n_slots == s0)]
-        _seed_lines(ax, sel, x, metric, 'srl', 'SRL')
-        for i, (seed, g) in enumerate(base[base.n_slots == s0].groupby('seed')):
-            ax.axhline(g[metric].iloc[0], color=_COLORS['slotcontrast'], ls='--', lw=1.2, label=f'baseline, seed {seed}')
-        ax.axvline(x0, color='grey', ls=':', lw=1)
-        ax.set_xlabel(xl, fontsize=10); ax.tick_params(labelsize=9); ax.grid(alpha=0.3)
-    axs[0].set_ylabel(metric, fontsize=10)
-    axs[1].legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1.0), frameon=False)
-    fig.suptitle(title or f'Stage-ratio sensitivity of SRL ({metric}, {s0} slots)', fontsize=11)
+    fig, axs = plt.subplots(len(metrics), 2, figsize=(9, 0.4 + 3.0 * len(metrics)), sharey='row', squeeze=False)
+    for row, met in zip(axs, metrics):
+        for ax, (x, fixed, x0, xl) in zip(row, (('warmup_end', 'contrast_start', w0, 'warm-up end (fraction of training)'),
+                                                ('contrast_start', 'warmup_end', c0, 'contrast start (fraction of training)'))):
+            sel = srl[(srl[fixed] == (c0 if fixed == 'contrast_start' else w0)) & (srl.n_slots == s0)]
+            _seed_lines(ax, sel, x, met, 'srl', 'SRL')
+            _levels(ax, base[base.n_slots == s0], met, 'slotcontrast', 'baseline', '--')
+            _levels(ax, km[km.n_slots == s0], met, 'kmeans', 'k-means floor', '-.')
+            ax.axvline(x0, color='grey', ls=':', lw=1)
+            ax.set_xticks(sorted(sel[x].unique()))
+            ax.tick_params(labelsize=9); ax.grid(alpha=0.3)
+            if ax in axs[-1]: ax.set_xlabel(xl, fontsize=10)
+        row[0].set_ylabel(metric_label(met), fontsize=10)
+    axs[0, 1].legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1.0), frameon=False)
+    fig.suptitle(title or f'Stage-ratio sensitivity of SRL ({s0} slots)', fontsize=11)
     fig.tight_layout()
     return fig
 
-def plot_slot_sensitivity(df:'pd.DataFrame', # `sweep_results` output
-                          metric:str='dec_video_fg_ari', # a metric column
-                          title:str='',      # figure title ('': one naming the metric)
+def plot_slot_sensitivity(df:'pd.DataFrame', # `sweep_results` output, optionally with `sweep_floors` rows
+                          metric='dec_video_fg_ari', # a metric column, or several (one panel each)
+                          title:str='',      # figure title ('': a default)
                          ):
-    "SRL's and the baseline's metric against the number of slots (at the preset's stage ratios), per seed"
+    "SRL's and the baseline's metric against the number of slots (at the preset's stage ratios), per seed, with the k-means floor at each slot count"
     import matplotlib.pyplot as plt
+    metrics = _metrics(metric)
     srl = df[df.method == 'srl']
     w0, c0 = (srl[k].mode().iloc[0] for k in ('warmup_end', 'contrast_start')) if len(srl) else (None, None)
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    for m, label in (('srl', 'SRL'), ('slotcontrast', 'baseline')):
-        g = df[df.method == m]
-        if m == 'srl': g = g[(g.warmup_end == w0) & (g.contrast_start == c0)]
-        _seed_lines(ax, g, 'n_slots', metric, m, label)
-    ax.set_xlabel('slots', fontsize=10); ax.set_ylabel(metric, fontsize=10); ax.tick_params(labelsize=9); ax.grid(alpha=0.3)
-    ax.set_xticks(sorted(df.n_slots.unique()))
-    ax.legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1.0), frameon=False)
-    fig.suptitle(title or f'Slot-count sensitivity ({metric})', fontsize=11)
+    fig, axs = plt.subplots(1, len(metrics), figsize=(0.4 + 4.6 * len(metrics), 3.4), squeeze=False)
+    for ax, met in zip(axs[0], metrics):
+        for m, label, ls in (('srl', 'SRL', '-'), ('slotcontrast', 'baseline', '--'), ('kmeans', 'k-means floor', '-.')):
+            g = df[df.method == m]
+            if m == 'srl': g = g[(g.warmup_end == w0) & (g.contrast_start == c0)]
+            _seed_lines(ax, g, 'n_slots', met, m, label, ls)
+        ax.set_xlabel('slots', fontsize=10); ax.set_ylabel(metric_label(met), fontsize=10)
+        ax.tick_params(labelsize=9); ax.grid(alpha=0.3); ax.set_xticks(sorted(df.n_slots.unique()))
+    axs[0, -1].legend(fontsize=9, loc='upper left', bbox_to_anchor=(1.02, 1.0), frameon=False)
+    fig.suptitle(title or 'Slot-count sensitivity of SRL and the baseline', fontsize=11)
     fig.tight_layout()
     return fig
 

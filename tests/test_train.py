@@ -212,14 +212,18 @@ def test_papermill_run_notebook(data_dir, tmp_path):
     assert 'k-means floor' in text and 'loss_curves.png' in text and 'tensorboard --logdir' in text
 
 def test_papermill_study_notebook(data_dir, tmp_path):
-    "Notebook 12 through papermill with two tiny configurations: table written, finished runs are reused"
+    "Notebook 12 through papermill with two tiny configurations and a tiny sensitivity sweep: tables and figures written, finished runs are reused"
     pm = pytest.importorskip('papermill')
     import pandas as pd
     params = dict(preset='synthetic', data_dir=str(data_dir), out_root=str(tmp_path / 'study'), seeds=[0], methods=['slotcontrast', 'srl'],
                   max_steps=2, results_csv=str(tmp_path / 'results.csv'),
                   overrides=dict(resolution=56, n_slots=3, slot_dim=16, decoder_hidden=32, batch_size=2, val_batch_size=2,
                                  reg_rounds=1, denoise_topk=2, warmup_steps=1, reg_end=1, deblur_start=1, denoise_start=1,
-                                 val_every=2, ckpt_every=2, log_every=1))     # the preset's feature cache, built by the notebook
+                                 val_every=2, ckpt_every=2, log_every=1),     # the preset's feature cache, built by the notebook
+                  sweep_preset='synthetic', sweep_max_steps=4, sweep_root=str(tmp_path / 'sweep'), sweep_csv=str(tmp_path / 'sweep' / 'results.csv'),
+                  sweep_axes=dict(warmup_ends=[0.5], contrast_starts=[0.75], n_slots=[3, 4]),
+                  sweep_overrides=dict(resolution=56, n_slots=3, slot_dim=16, decoder_hidden=32, batch_size=2, val_batch_size=2,
+                                       reg_rounds=1, denoise_topk=2, val_every=4, ckpt_every=4, log_every=1))
     run = lambda p=params: pm.execute_notebook(str(ROOT / 'nbs' / '12_study.ipynb'), str(tmp_path / 'out.ipynb'), parameters=p,
                                                cwd=str(ROOT / 'nbs'), kernel_name='python3', progress_bar=False)
     run()
@@ -238,9 +242,24 @@ def test_papermill_study_notebook(data_dir, tmp_path):
     for m in ('slotcontrast', 'srl'):                 # each run's output and wall time are kept in its folder
         assert '"out_dir"' in (tmp_path / 'study' / m / 'seed0' / 'train.out').read_text()   # the run's summary
         assert json.loads((tmp_path / 'study' / m / 'seed0' / 'timing.json').read_text())['train_s'] > 0
+    sweep = pd.read_csv(tmp_path / 'sweep' / 'results.csv')   # the sensitivity sweep: 4 SRL runs, 2 baseline runs, 2 floors
+    assert sorted(sweep['method']) == ['kmeans'] * 2 + ['slotcontrast'] * 2 + ['srl'] * 4
+    runs = sweep[sweep['method'] != 'kmeans']
+    assert (runs['steps'] == 4).all() and runs[['dec_video_fg_ari', 'dec_video_mbo']].notna().all().all()
+    assert sorted(sweep.loc[sweep['method'] == 'kmeans', 'n_slots']) == [3, 4] and sorted(set(runs['n_slots'])) == [3, 4]
+    srl = runs[runs['method'] == 'srl']
+    assert sorted(srl['warmup_end']) == [0, 0, 0, 0.5] and sorted(srl['contrast_start']) == [0.25, 0.25, 0.25, 0.75]
+    for name in runs['name']:                         # each a child process of srl_train with the sweep's config
+        cfg = json.loads((tmp_path / 'sweep' / name / 'config.json').read_text())
+        assert cfg['schedule']['max_steps'] == 4 and cfg['model']['slot_dim'] == 16, name
+        assert json.loads((tmp_path / 'sweep' / name / 'timing.json').read_text())['train_s'] > 0
+    for f in ('ratios.png', 'slots.png'): assert (tmp_path / 'sweep' / f).stat().st_size > 1000, f
     stamp = (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime
-    run()                                             # re-running reuses finished runs and reproduces the table
+    stamps = {n: (tmp_path / 'sweep' / n / 'final.ckpt').stat().st_mtime for n in runs['name']}
+    run()                                             # re-running reuses finished runs and reproduces the tables
     assert (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime == stamp
+    assert stamps == {n: (tmp_path / 'sweep' / n / 'final.ckpt').stat().st_mtime for n in runs['name']}
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'sweep' / 'results.csv'), sweep)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'results.csv').drop(columns='train_s'), res.drop(columns='train_s'))
     other = {**params, 'overrides': {**params['overrides'], 'n_slots': 4}}   # the same folders, another setting
     with pytest.raises(pm.PapermillExecutionError, match='differs from the requested'): run(other)
@@ -253,7 +272,8 @@ def test_papermill_study_notebook_from_pixels(data_dir, tmp_path):
     params = dict(preset='synthetic', data_dir=str(data_dir), out_root=str(tmp_path / 'study'), seeds=[0, 1], methods=['slotcontrast'],
                   max_steps=2, results_csv=str(tmp_path / 'results.csv'),
                   overrides=dict(resolution=56, n_slots=3, slot_dim=16, decoder_hidden=32, batch_size=2, val_batch_size=2,
-                                 warmup_steps=1, val_every=2, ckpt_every=2, log_every=1, use_feature_cache=False))
+                                 warmup_steps=1, val_every=2, ckpt_every=2, log_every=1, use_feature_cache=False),
+                  sweep_preset='')                    # no sensitivity sweep
     pm.execute_notebook(str(ROOT / 'nbs' / '12_study.ipynb'), str(tmp_path / 'out.ipynb'), parameters=params,
                         cwd=str(ROOT / 'nbs'), kernel_name='python3', progress_bar=False)
     res = pd.read_csv(tmp_path / 'results.csv')
