@@ -212,11 +212,11 @@ def test_papermill_run_notebook(data_dir, tmp_path):
     assert 'k-means floor' in text and 'loss_curves.png' in text and 'tensorboard --logdir' in text
 
 def test_papermill_study_notebook(data_dir, tmp_path):
-    "Notebook 12 through papermill with two tiny configurations and a tiny sensitivity sweep: tables and figures written, finished runs are reused"
+    "Notebook 12 through papermill with two tiny SRL configurations, VideoSAUR, STEVE and a tiny sensitivity sweep: tables and figures written, finished runs are reused"
     pm = pytest.importorskip('papermill')
     import pandas as pd
-    params = dict(preset='synthetic', data_dir=str(data_dir), out_root=str(tmp_path / 'study'), seeds=[0], methods=['slotcontrast', 'srl'],
-                  max_steps=2, results_csv=str(tmp_path / 'results.csv'),
+    params = dict(preset='synthetic', data_dir=str(data_dir), out_root=str(tmp_path / 'study'), seeds=[0],
+                  methods=['slotcontrast', 'srl', 'videosaur', 'steve'], max_steps=2, results_csv=str(tmp_path / 'results.csv'),
                   overrides=dict(resolution=56, n_slots=3, slot_dim=16, decoder_hidden=32, batch_size=2, val_batch_size=2,
                                  reg_rounds=1, denoise_topk=2, warmup_steps=1, reg_end=1, deblur_start=1, denoise_start=1,
                                  val_every=2, ckpt_every=2, log_every=1),     # the preset's feature cache, built by the notebook
@@ -228,18 +228,24 @@ def test_papermill_study_notebook(data_dir, tmp_path):
                                                cwd=str(ROOT / 'nbs'), kernel_name='python3', progress_bar=False)
     run()
     res = pd.read_csv(tmp_path / 'results.csv')
-    assert sorted(res['method']) == ['kmeans', 'slotcontrast', 'srl']
+    assert sorted(res['method']) == ['kmeans', 'slotcontrast', 'srl', 'steve', 'videosaur']
     assert res[['fg_ari', 'mbo']].notna().all().all() and (tmp_path / 'results.png').exists()
+    assert res.loc[res['method'] != 'kmeans', ['enc_fg_ari', 'enc_mbo']].notna().all().all()   # every system's slot-attention masks
     curves = pd.read_csv(tmp_path / 'curves.csv')          # every validation of every run, with the cycle measurements
-    assert sorted(set(curves['method'])) == ['slotcontrast', 'srl'] and len(curves) == 2
-    assert curves[['diag_enc_isolated', 'diag_dec_contrast', 'diag_agree_ari', 'diag_grad_hf_ratio']].notna().all().all()
+    assert sorted(set(curves['method'])) == ['slotcontrast', 'srl', 'steve', 'videosaur'] and len(curves) == 4
+    srl_curves = curves[curves['method'].isin(['slotcontrast', 'srl'])]
+    assert srl_curves[['diag_enc_isolated', 'diag_dec_contrast', 'diag_agree_ari', 'diag_grad_hf_ratio']].notna().all().all()
     for f in ('learning_curves.png', 'cycle_curves.png', 'masks_slotcontrast.png', 'masks_srl.png', 'slot_slot.png'):
         assert (tmp_path / f).stat().st_size > 1000, f
     srl = json.loads((tmp_path / 'study' / 'srl' / 'seed0' / 'config.json').read_text())['loss']
     base = json.loads((tmp_path / 'study' / 'slotcontrast' / 'seed0' / 'config.json').read_text())['loss']
     assert (srl['use_reg'], srl['use_deblur'], srl['use_denoise']) == (True, True, True)
     assert (base['use_reg'], base['use_deblur'], base['use_denoise']) == (False, False, False)
-    for m in ('slotcontrast', 'srl'):                 # each run's output and wall time are kept in its folder
+    for m, arch in (('videosaur', 'videosaur'), ('steve', 'steve')):   # the other systems on the same videos and steps
+        cfg = json.loads((tmp_path / 'study' / m / 'seed0' / 'config.json').read_text())
+        assert (cfg['model']['arch'], cfg['name'], cfg['schedule']['max_steps']) == (arch, f'{arch}_synthetic', 2)
+        assert cfg['data']['synthetic_config'] == json.loads((tmp_path / 'study' / 'srl' / 'seed0' / 'config.json').read_text())['data']['synthetic_config']
+    for m in ('slotcontrast', 'srl', 'videosaur', 'steve'):                 # each run's output and wall time are kept in its folder
         assert '"out_dir"' in (tmp_path / 'study' / m / 'seed0' / 'train.out').read_text()   # the run's summary
         assert json.loads((tmp_path / 'study' / m / 'seed0' / 'timing.json').read_text())['train_s'] > 0
     sweep = pd.read_csv(tmp_path / 'sweep' / 'results.csv')   # the sensitivity sweep: 4 SRL runs, 2 baseline runs, 2 floors
