@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['SECTIONS', 'OTHER_SECTION', 'INDEX_NB', 'HIDE_INPUT', 'PAGE_TEMPLATE', 'SITE_CSS', 'FAVICON', 'KATEX_NPM',
            'KATEX_DIRS', 'KATEX_FILES', 'MATH_HEAD', 'PUBLISHED', 'PAPER_ABLATION', 'NOT_RUN', 'OTHER_SYSTEMS',
-           'find_notebooks', 'sidebar_sections', 'sidebar_yml', 'write_sidebar', 'cell_directives', 'skip_in_tests',
-           'execute_notebook', 'order_show_docs', 'OrderShowDocs', 'doc_processors', 'process_notebook',
-           'process_notebooks', 'quarto_markdown', 'to_notebook_node', 'split_frontmatter', 'page_name',
-           'apply_cell_options', 'npm_katex_dir', 'install_katex', 'find_katex', 'copy_katex', 'lab_css', 'nav_html',
-           'pandoc_id', 'postprocess_html', 'link_methods_to_classes', 'link_notebook_pages', 'inline_code',
+           'SYNTHETIC_ANCHOR', 'find_notebooks', 'sidebar_sections', 'sidebar_yml', 'write_sidebar', 'cell_directives',
+           'skip_in_tests', 'execute_notebook', 'order_show_docs', 'OrderShowDocs', 'doc_processors',
+           'process_notebook', 'process_notebooks', 'quarto_markdown', 'to_notebook_node', 'split_frontmatter',
+           'page_name', 'apply_cell_options', 'npm_katex_dir', 'install_katex', 'find_katex', 'copy_katex', 'lab_css',
+           'nav_html', 'pandoc_id', 'postprocess_html', 'link_methods_to_classes', 'link_notebook_pages', 'inline_code',
            'render_page', 'site_pages', 'build_site', 'fresh_index', 'refresh_index', 'readme_markdown', 'build_readme',
            'check_readme', 'read_results', 'results_markdown', 'mask_figure', 'main']
 
@@ -723,6 +723,8 @@ def _fmt_runs(runs):
     return f'{f([r[0] for r in runs])} / {f([r[1] for r in runs])}' + (f' (n={len(runs)})' if len(runs) > 1 else '')
 
 # %% ../nbs/99_docsite.ipynb #7272621f
+SYNTHETIC_ANCHOR = 'srl-nb-synthetic'   # id of the synthetic table, which the srl_nb rows of the first table link
+
 def results_markdown(results_csv:str|Path='study/results.csv', # our synthetic study's results, if committed
                     ):
     "The published numbers next to ours, as an `IPython.display.Markdown` of two tables"
@@ -731,8 +733,9 @@ def results_markdown(results_csv:str|Path='study/results.csv', # our synthetic s
     lines = ['Video FG-ARI / mBO, in percent.', '',
              '| method | MOVi-C | MOVi-E | YouTube-VIS 2021 |', '|---|---|---|---|']
     lines += [f'| {m} | {v["movi_c"]} | {v["movi_e"]} | {v["ytvis2021"]} |' for m, v in PUBLISHED]
-    lines += [f'| {m} (srl_nb) | {NOT_RUN} | {NOT_RUN} | {NOT_RUN} |' for m in ('SlotContrast', 'SRL', *(n for _, n in OTHER_SYSTEMS))]
-    lines += ['', 'The SRL ablation: the paper on MOVi-C, and `srl_nb` on its synthetic videos '
+    lines += [f'| {m} (srl_nb; [synthetic videos](#{SYNTHETIC_ANCHOR})) | {NOT_RUN} | {NOT_RUN} | {NOT_RUN} |'
+              for m in ('SlotContrast', 'SRL', *(n for _, n in OTHER_SYSTEMS))]
+    lines += ['', f'<a id="{SYNTHETIC_ANCHOR}"></a>', '', 'The SRL ablation and the other systems: the paper on MOVi-C, and `srl_nb` on its synthetic videos '
               f'(`nbs/12_study.ipynb`; {"from `nbs/" + Path(results_csv).as_posix() + "`" if ours else NOT_RUN}).', '',
               '| configuration | paper, MOVi-C | srl_nb, synthetic |', '|---|---|---|']
     keys = [k for k, _, _ in PAPER_ABLATION] + [k for k, _ in OTHER_SYSTEMS]
