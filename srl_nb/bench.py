@@ -5,7 +5,7 @@
 # %% ../nbs/13_bench.ipynb #6713128d
 from __future__ import annotations
 import pandas as pd    # the tables these functions return (annotations are read by the docs)
-import argparse, contextlib, dataclasses, gc, json, math, os, platform, signal, subprocess, sys, time, warnings
+import argparse, contextlib, dataclasses, gc, json, math, os, platform, shutil, signal, subprocess, sys, time, warnings
 from collections import Counter
 from pathlib import Path
 from typing import Callable
@@ -17,17 +17,19 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from .core import Config, get_preset, apply_overrides
 from . import losses as L
 from .model import SRLModel, FEATURES, SLOTS, PATCH_ATTN, RECON, RECON_PROJ, TARGET_PROJ, FEAT_PROJ
-from .schedule import stage_weights, stage_name
+from .schedule import stage_weights, stage_name, stage_edges
 from .encoder import preprocess_frames
-from .train import compute_losses, make_optimizer
+from .train import compute_losses, make_optimizer, train, read_log
+from .checkpoint import read_checkpoint
 from .streams import model_inputs
 
 # %% auto #0
-__all__ = ['CPU_ATTENTION_FLOPS', 'TINY', 'TERMS', 'MODEL_PARTS', 'PEAK_BF16_TFLOPS', 'flop_counter', 'bench_config',
-           'bench_model', 'terms_config', 'loss_terms', 'step_flops', 'total_flops', 'trainer_step_flops',
-           'flops_table', 'step_totals', 'device_peak', 'run_cost', 'host_sync_ops', 'ArraySource', 'synthetic_videos',
-           'random_clips', 'host_batch', 'amp_autocast', 'TrainStep', 'Row', 'default_rows', 'run_row', 'loader_row',
-           'row_line', 'ratios', 'BenchLog', 'run_bench', 'main']
+__all__ = ['CPU_ATTENTION_FLOPS', 'TINY', 'TERMS', 'MODEL_PARTS', 'PEAK_BF16_TFLOPS', 'CHECK_STEPS', 'TINY_CHECK_LR',
+           'TRAIN_CHECKS', 'flop_counter', 'bench_config', 'bench_model', 'terms_config', 'loss_terms', 'step_flops',
+           'total_flops', 'trainer_step_flops', 'flops_table', 'step_totals', 'device_peak', 'run_cost',
+           'host_sync_ops', 'ArraySource', 'synthetic_videos', 'random_clips', 'host_batch', 'amp_autocast',
+           'TrainStep', 'Row', 'default_rows', 'run_row', 'loader_row', 'row_line', 'ratios', 'BenchLog', 'run_bench',
+           'main', 'check_config', 'heldout_rec', 'train_checks', 'train_check']
 
 # %% ../nbs/13_bench.ipynb #9f9cd7c4
 def _cpu_attention(q, k, v, *args, out_shape=None, **kwargs)->int: return sdpa_flop_count(q, k, v)
@@ -606,7 +608,7 @@ def run_bench(out_dir,                 # folder for bench.jsonl, bench.json, ben
 # %% ../nbs/13_bench.ipynb #a8cfe025
 def main(argv:list|None=None, # command-line arguments (default: `sys.argv[1:]`)
         )->int:               # exit status
-    "`python -m srl_nb.bench --out DIR [--device cuda] [--tiny]`"
+    "`python -m srl_nb.bench --out DIR [--device cuda] [--tiny] [--train-check]`"
     ap = argparse.ArgumentParser(prog='python -m srl_nb.bench', description='Steps per second, peak memory and MFU of '
                                  'the training step of the paper presets (random-init backbones, synthetic MOVi-shaped clips)')
     ap.add_argument('--out', required=True, help='folder for bench.jsonl, bench.json and bench.md')
@@ -617,6 +619,8 @@ def main(argv:list|None=None, # command-line arguments (default: `sys.argv[1:]`)
     ap.add_argument('--only', nargs='*', default=None, help='run only the rows whose name contains one of these words')
     ap.add_argument('--with-compile', action=argparse.BooleanOptionalAction, default=None,
                     help='run the torch.compile rows (default: on CUDA only)')
+    ap.add_argument('--train-check', action='store_true', help='instead of the benchmark: a short movi_c run on synthetic '
+                    'MOVi-shaped videos through the three stages, stopped and resumed, with checks (OUT/train_check.json)')
     a = ap.parse_args(argv)
     dev = torch.device(a.device)
     if dev.type == 'cuda' and not torch.cuda.is_available():
@@ -626,10 +630,110 @@ def main(argv:list|None=None, # command-line arguments (default: `sys.argv[1:]`)
         return 2
     if dev.type not in ('cuda', 'cpu'):
         print(f"srl_nb.bench: --device must be 'cuda' or 'cpu', found {a.device!r}", file=sys.stderr); return 2
+    if a.train_check: return 0 if train_check(a.out, dev, a.tiny)['ok'] else 1
     rows = default_rows(a.tiny)
     if a.only: rows = [r for r in rows if any(w in r.name for w in a.only)]
     recs = run_bench(a.out, dev, a.tiny, a.budget_s, rows, a.peak_tflops, a.with_compile, loaders=not a.only)
     return 1 if any(r['status'].startswith('error') for r in recs) else 0
 
+# %% ../nbs/13_bench.ipynb #99fb033e
+CHECK_STEPS = dict(full=200, tiny=24)   # steps of the training check, on a GPU and at tiny size
+TINY_CHECK_LR = 8e-3                    # at tiny size: 24 steps of 2 clips move the held-out loss only at a high rate
+
+def check_config(data_dir,               # where the synthetic videos are
+                 tiny:bool=False,        # the benchmark's tiny size (`TINY`) and `CHECK_STEPS['tiny']` steps
+                 **overrides,            # any other config fields
+                )->Config:               # the check's config, validated
+    "The `movi_c` preset (random-init backbone) on synthetic MOVi-shaped videos, its three stages squeezed into a short run"
+    n = CHECK_STEPS['tiny' if tiny else 'full']
+    return bench_config('movi_c', tiny, **{**dict(
+        dataset='synthetic', synthetic_config='movi_c_like', data_dir=str(data_dir), global_batch=None,
+        use_feature_cache=False, max_steps=n, warmup_steps=n // 10, reg_start=0, reg_end=n // 5,
+        deblur_start=2 * n // 5, denoise_start=2 * n // 5, log_every=max(1, n // 40), val_every=n // 2,
+        ckpt_every=n // 4, **(dict(lr=TINY_CHECK_LR) if tiny else {})), **overrides})
+
+TRAIN_CHECKS = ('finite losses and gradients', 'the three stages in order', 'each stage logs its own terms',
+                'reconstruction loss falls on held-out videos', 'a checkpoint before the stop', 'the resumed run finished',
+                'every log step once', 'validation metrics in [0, 1]')
+_SRL_TERMS = ('reg', 'deblur', 'denoise')
+
+def heldout_rec(model:nn.Module, # an SRL model with its backbone
+                cfg:Config,      # the run's config
+                device='cpu',    # where the model is
+                videos:int=2,    # how many validation videos, from the first
+               )->float:         # the feature-reconstruction loss, float32
+    "The reconstruction loss of `model` on the first validation videos, whole, without gradients"
+    from srl_nb.streams import make_val_batches
+    b = next(iter(make_val_batches(apply_overrides(cfg, use_feature_cache=False), backbone=model.backbone)))
+    model.eval()
+    with torch.no_grad(): out = model(video=b['video'][:videos].to(device))
+    return float(L.feature_reconstruction_loss(out[RECON].float(), out[FEATURES].float()))
+
+def train_checks(cfg:Config,          # the run's config
+                 records:list,        # its `log.jsonl` records (`read_log`)
+                 ckpt_step:int|None,  # step of the checkpoint the stopped run left (None: none)
+                 stop_at:int,         # steps the stopped run made
+                 final_step:int|None, # step the resumed run ended at, with final.ckpt written (None: it did not)
+                 rec_before:float,    # reconstruction loss of the untrained model on held-out videos (`heldout_rec`)
+                 rec_after:float,     # the same of the trained model
+                )->dict:              # {check: passed} for each of `TRAIN_CHECKS`
+    "The eight checks of a stopped-and-resumed run: its log, its checkpoints, and its loss before and after"
+    tr = [r for r in records if 'split' not in r]
+    val = [r for r in records if r.get('split') == 'val']
+    nums = [v for r in tr for v in r.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    stages = [r['stage'] for r in tr]
+    seen = [s for i, s in enumerate(stages) if i == 0 or s != stages[i - 1]]
+    expect = [stage_name(cfg, t) for t in (0, *stage_edges(cfg))]
+    wanted = lambda t: {k for k in _SRL_TERMS if stage_weights(cfg, t)[k] > 0}
+    steps = [r['step'] for r in tr]
+    scores = [v for r in val for k, v in r.items() if k.endswith(('fg_ari', 'mbo'))]
+    return dict(zip(TRAIN_CHECKS, (
+        bool(nums) and all(math.isfinite(v) for v in nums),
+        len(set(expect)) == 3 and seen == expect,
+        bool(tr) and all({k for k in _SRL_TERMS if k in r} == wanted(r['step']) for r in tr),
+        math.isfinite(rec_after) and rec_after < rec_before,
+        ckpt_step is not None and 0 < ckpt_step <= stop_at,
+        final_step == cfg.schedule.max_steps and bool(steps) and steps[-1] == final_step - 1,
+        len(steps) > 1 and set(np.diff(steps).tolist()) == {cfg.schedule.log_every},
+        bool(scores) and all(math.isfinite(v) and 0 <= v <= 1 for v in scores),
+    )))
+
+# %% ../nbs/13_bench.ipynb #1da27f45
+def train_check(out_dir,              # folder: data/, run/ and train_check.json
+                device='cuda',        # 'cuda' or 'cpu'
+                tiny:bool=False,      # the benchmark's tiny size, `CHECK_STEPS['tiny']` steps
+                echo:Callable=print,  # where lines go
+               )->dict:               # {'ok', 'checks', ...}, also written to out_dir/train_check.json
+    "Train `check_config`, stop it after 5/8 of its steps, resume it to the end, and check the run"
+    from srl_nb.synthetic import build_synthetic
+    from srl_nb.systems import build_model
+    from srl_nb.checkpoint import load_checkpoint
+    from srl_nb.core import seed_everything
+    t0, out_dir = time.perf_counter(), Path(out_dir)
+    cfg = check_config(out_dir / 'data', tiny)
+    build_synthetic(out_dir / 'data', 'movi_c_like', n_train=32, n_val=8, seed=0,
+                    overrides=dict(size=64, n_frames=8) if tiny else None)
+    run, n = out_dir / 'run', cfg.schedule.max_steps
+    stop = 5 * n // 8
+    if run.exists(): shutil.rmtree(run)                       # a fresh run each time
+    echo(f"training check: {cfg.name} on synthetic movi_c_like videos, {n} steps on {device}, stopped at {stop}, resumed")
+    seed_everything(cfg.seed)                                 # the untrained model, as `train` builds it
+    rec_before = heldout_rec(build_model(cfg).to(device), cfg, device)
+    train(cfg, run, device=str(device), stop_at=stop, progress=False, tensorboard=False)
+    ckpt_step = read_checkpoint(run / 'last.ckpt')['step'] if (run / 'last.ckpt').exists() else None
+    res = train(cfg, run, resume=True, device=str(device), progress=False, tensorboard=False)
+    final = res['step'] if (run / 'final.ckpt').exists() else None
+    rec_after = heldout_rec(load_checkpoint(run / 'final.ckpt', device=device)[0], cfg, device) if final else float('nan')
+    checks = train_checks(cfg, read_log(run / 'log.jsonl'), ckpt_step, stop, final, rec_before, rec_after)
+    rec = dict(ok=all(checks.values()), checks=checks, device=str(device), tiny=tiny, config=cfg.name, steps=n,
+               stopped_at=stop, resumed_from=ckpt_step, rec_before=rec_before, rec_after=rec_after,
+               seconds=round(time.perf_counter() - t0, 1))
+    tmp = out_dir / 'train_check.json.tmp'
+    tmp.write_text(json.dumps(rec, indent=1)); os.replace(tmp, out_dir / 'train_check.json')
+    for k, v in checks.items(): echo(('  ok   ' if v else '  FAIL ') + k)
+    echo(f"training check {'PASSED' if rec['ok'] else 'FAILED'} in {rec['seconds']:.0f} s; {out_dir / 'train_check.json'}")
+    return rec
+
+# %% ../nbs/13_bench.ipynb #38bc8479
 if __name__ == '__main__' and not hasattr(sys, 'ps1') and 'ipykernel' not in sys.modules:
     sys.exit(main())
