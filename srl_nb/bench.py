@@ -14,13 +14,13 @@ import torch
 from torch import nn, Tensor
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count, sdpa_backward_flop_count
 from torch.utils._python_dispatch import TorchDispatchMode
-from .core import Config, get_preset, apply_overrides
+from .core import Config, get_preset, apply_overrides, seed_everything
 from . import losses as L
 from .model import SRLModel, FEATURES, SLOTS, PATCH_ATTN, RECON, RECON_PROJ, TARGET_PROJ, FEAT_PROJ
 from .schedule import stage_weights, stage_name, stage_edges
 from .encoder import preprocess_frames
 from .train import compute_losses, make_optimizer, train, read_log
-from .checkpoint import read_checkpoint
+from .checkpoint import read_checkpoint, load_checkpoint
 from .streams import model_inputs
 
 # %% auto #0
@@ -706,9 +706,6 @@ def train_check(out_dir,              # folder: data/, run/ and train_check.json
                )->dict:               # {'ok', 'checks', ...}, also written to out_dir/train_check.json
     "Train `check_config`, stop it after 5/8 of its steps, resume it to the end, and check the run"
     from srl_nb.synthetic import build_synthetic
-    from srl_nb.systems import build_model
-    from srl_nb.checkpoint import load_checkpoint
-    from srl_nb.core import seed_everything
     t0, out_dir = time.perf_counter(), Path(out_dir)
     cfg = check_config(out_dir / 'data', tiny)
     build_synthetic(out_dir / 'data', 'movi_c_like', n_train=32, n_val=8, seed=0,
@@ -718,21 +715,21 @@ def train_check(out_dir,              # folder: data/, run/ and train_check.json
     if run.exists(): shutil.rmtree(run)                       # a fresh run each time
     echo(f"training check: {cfg.name} on synthetic movi_c_like videos, {n} steps on {device}, stopped at {stop}, resumed")
     seed_everything(cfg.seed)                                 # the untrained model, as `train` builds it
-    rec_before = heldout_rec(build_model(cfg).to(device), cfg, device)
+    rec_before = heldout_rec(bench_model(cfg, device), cfg, device)
     train(cfg, run, device=str(device), stop_at=stop, progress=False, tensorboard=False)
     ckpt_step = read_checkpoint(run / 'last.ckpt')['step'] if (run / 'last.ckpt').exists() else None
     res = train(cfg, run, resume=True, device=str(device), progress=False, tensorboard=False)
     final = res['step'] if (run / 'final.ckpt').exists() else None
     rec_after = heldout_rec(load_checkpoint(run / 'final.ckpt', device=device)[0], cfg, device) if final else float('nan')
     checks = train_checks(cfg, read_log(run / 'log.jsonl'), ckpt_step, stop, final, rec_before, rec_after)
-    rec = dict(ok=all(checks.values()), checks=checks, device=str(device), tiny=tiny, config=cfg.name, steps=n,
-               stopped_at=stop, resumed_from=ckpt_step, rec_before=rec_before, rec_after=rec_after,
-               seconds=round(time.perf_counter() - t0, 1))
+    report = dict(ok=all(checks.values()), checks=checks, device=str(device), tiny=tiny, config=cfg.name, steps=n,
+                  stopped_at=stop, resumed_from=ckpt_step, rec_before=rec_before, rec_after=rec_after,
+                  seconds=round(time.perf_counter() - t0, 1))
     tmp = out_dir / 'train_check.json.tmp'
-    tmp.write_text(json.dumps(rec, indent=1)); os.replace(tmp, out_dir / 'train_check.json')
+    tmp.write_text(json.dumps(report, indent=1)); os.replace(tmp, out_dir / 'train_check.json')
     for k, v in checks.items(): echo(('  ok   ' if v else '  FAIL ') + k)
-    echo(f"training check {'PASSED' if rec['ok'] else 'FAILED'} in {rec['seconds']:.0f} s; {out_dir / 'train_check.json'}")
-    return rec
+    echo(f"training check {'PASSED' if report['ok'] else 'FAILED'} in {report['seconds']:.0f} s; {out_dir / 'train_check.json'}")
+    return report
 
 # %% ../nbs/13_bench.ipynb #38bc8479
 if __name__ == '__main__' and not hasattr(sys, 'ps1') and 'ipykernel' not in sys.modules:
