@@ -92,6 +92,7 @@ def run_sweep(runs:list,                   # `SweepRun`s, e.g. from `sensitivity
               **train_kw,                  # passed to the default runner (device, progress, tensorboard, ...)
              )->list:                      # the runs' folders
     "Train every run of a sweep that has not finished; a folder of another config stops the sweep"
+    from srl_nb.train import run_finished
     out = []
     for r in runs:
         cfg, d = get_preset(r.preset, **r.overrides), Path(out_root) / r.name
@@ -99,7 +100,7 @@ def run_sweep(runs:list,                   # `SweepRun`s, e.g. from `sensitivity
             have = json.loads((d / 'config.json').read_text())
             if have != json.loads(cfg.to_json()):
                 raise ValueError(f"{d} holds a run of another config than sweep run {r.name!r}; move it away or use another out_root")
-        if not (d / 'final.ckpt').exists():
+        if not run_finished(d):
             (runner or (lambda c, o: _train_runner(c, o, **train_kw)))(cfg, d)
         out.append(d)
     return out
@@ -109,13 +110,13 @@ def sweep_results(runs:list,   # the sweep's `SweepRun`s
                  )->'pd.DataFrame': # one row per run: name, method, seed, warmup_end, contrast_start, n_slots, finished, steps, metrics
     "The last validation of every run of a sweep, with its place on the sweep's axes"
     import pandas as pd
-    from srl_nb.train import read_log
+    from srl_nb.train import read_log, run_finished
     rows = []
     for r in runs:
         cfg, d = get_preset(r.preset, **r.overrides), Path(out_root) / r.name
         method = next(m for m, sw in METHODS.items() if all(getattr(cfg.loss, k) == v for k, v in sw.items()))
         row = dict(name=r.name, preset=r.preset, method=method, seed=cfg.seed, **stage_ratios(cfg), n_slots=cfg.model.n_slots,
-                   finished=(d / 'final.ckpt').exists(), steps=0)
+                   finished=run_finished(d), steps=0)
         if (d / 'log.jsonl').exists():
             log = read_log(d / 'log.jsonl')
             vals = [x for x in log if x.get('split') == 'val']

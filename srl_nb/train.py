@@ -17,8 +17,8 @@ from .checkpoint import rng_state, save_training_state, resume_training
 from .evaluate import evaluate, validation_overlay
 
 # %% auto #0
-__all__ = ['NonFiniteLoss', 'check_finite', 'FiniteGuard', 'JsonlLog', 'read_log', 'read_tensorboard', 'TensorBoardLog',
-           'ProgressLine', 'make_optimizer', 'optimisation_step', 'train']
+__all__ = ['NonFiniteLoss', 'check_finite', 'FiniteGuard', 'JsonlLog', 'read_log', 'run_finished', 'read_tensorboard',
+           'TensorBoardLog', 'ProgressLine', 'make_optimizer', 'optimisation_step', 'train']
 
 # %% ../nbs/09_loop.ipynb #f1e4a31c
 class NonFiniteLoss(FloatingPointError):
@@ -76,6 +76,15 @@ def read_log(path, # a run's `log.jsonl`
             )->list: # the records, in the order written
     "Records of a `log.jsonl`"
     return [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
+
+def run_finished(out_dir, # a run's folder
+                )->bool:  # True when the run reached its last step
+    "Whether `out_dir` holds a finished run: its `final.ckpt`, or no checkpoint at all and a log that reaches the last validation"
+    d = Path(out_dir)
+    if (d / 'final.ckpt').exists(): return True
+    if (d / 'last.ckpt').exists() or not ((d / 'config.json').is_file() and (d / 'log.jsonl').is_file()): return False
+    last = json.loads((d / 'config.json').read_text())['schedule']['max_steps'] - 1
+    return any(r.get('split') == 'val' and r['step'] == last for r in read_log(d / 'log.jsonl'))
 
 def _no_tensorflow():
     "Make TensorBoard use its own TensorFlow-free stub in this process"
@@ -221,6 +230,10 @@ def train(cfg:Config,            # run configuration (a preset with overrides)
     A = accumulation_steps(cfg, d.world)   # micro-batches per process and step; raises (saying how to launch) if none fits
     device = torch.device(device or (f'cuda:{d.local_rank}' if torch.cuda.is_available() else 'cpu'))
     out_dir = Path(out_dir); ckpt_path = out_dir / 'last.ckpt'
+    if resume and not ckpt_path.exists() and run_finished(out_dir):    # its checkpoints deleted: keep its log
+        raise FileExistsError(f"{out_dir} holds a finished run (config.json and a log.jsonl that reaches its last validation) "
+                              f"without last.ckpt to resume from: nothing to resume. Use another out_dir, or resume=False "
+                              f"to train it again from scratch (which replaces its log)")
     if d.main: out_dir.mkdir(parents=True, exist_ok=True)
     log = JsonlLog(out_dir / 'log.jsonl', enabled=d.main)
     seed_everything(cfg.seed + d.rank)

@@ -260,13 +260,25 @@ def test_papermill_study_notebook(data_dir, tmp_path):
         assert cfg['schedule']['max_steps'] == 4 and cfg['model']['slot_dim'] == 16, name
         assert json.loads((tmp_path / 'sweep' / name / 'timing.json').read_text())['train_s'] > 0
     for f in ('ratios.png', 'slots.png'): assert (tmp_path / 'sweep' / f).stat().st_size > 1000, f
+    for m in ('slotcontrast', 'srl', 'videosaur', 'steve'):  # each run kept beside the table as its config, log and wall time
+        kept, run_dir = tmp_path / 'runs' / m / 'seed0', tmp_path / 'study' / m / 'seed0'
+        assert sorted(os.listdir(kept)) == ['config.json', 'log.jsonl', 'timing.json'], m
+        assert all((kept / f).read_text() == (run_dir / f).read_text() for f in os.listdir(kept)), m
     stamp = (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime
     stamps = {n: (tmp_path / 'sweep' / n / 'final.ckpt').stat().st_mtime for n in runs['name']}
+    for f in (tmp_path / 'study' / 'videosaur' / 'seed0').glob('*.ckpt'): f.unlink()   # a run kept without its checkpoints
+    log_stamp = (tmp_path / 'study' / 'videosaur' / 'seed0' / 'log.jsonl').stat().st_mtime
     run()                                             # re-running reuses finished runs and reproduces the tables
     assert (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime == stamp
+    assert (tmp_path / 'study' / 'videosaur' / 'seed0' / 'log.jsonl').stat().st_mtime == log_stamp   # not trained again
     assert stamps == {n: (tmp_path / 'sweep' / n / 'final.ckpt').stat().st_mtime for n in runs['name']}
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'sweep' / 'results.csv'), sweep)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'results.csv').drop(columns='train_s'), res.drop(columns='train_s'))
+    redraw = {**params, 'out_root': str(tmp_path / 'runs'), 'results_csv': str(tmp_path / 'redraw' / 'results.csv'), 'sweep_preset': ''}
+    run(redraw)                                       # the tables and curves again from the kept logs alone, nothing trained
+    assert not list((tmp_path / 'runs').rglob('*.ckpt'))
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'redraw' / 'results.csv'), pd.read_csv(tmp_path / 'results.csv'))
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'redraw' / 'curves.csv'), curves)
     other = {**params, 'overrides': {**params['overrides'], 'n_slots': 4}}   # the same folders, another setting
     with pytest.raises(pm.PapermillExecutionError, match='differs from the requested'): run(other)
     assert (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime == stamp
