@@ -12,8 +12,8 @@ from .core import Config, get_preset
 
 # %% auto #0
 __all__ = ['METHODS', 'SWEPT', 'OUTCOME_COLORS', 'SweepRun', 'stage_ratios', 'sensitivity_sweep', 'run_sweep', 'sweep_results',
-           'sweep_floors', 'plot_ratio_sensitivity', 'plot_slot_sensitivity', 'metric_label', 'run_outcomes',
-           'plot_outcomes', 'plot_curves_by_outcome']
+           'sweep_floors', 'step_cost', 'plot_ratio_sensitivity', 'plot_slot_sensitivity', 'metric_label',
+           'run_outcomes', 'plot_outcomes', 'plot_curves_by_outcome']
 
 # %% ../nbs/12a_sweep.ipynb #4c934059
 METHODS = {'srl': dict(use_reg=True, use_deblur=True, use_denoise=True),            # SRL: all three terms
@@ -142,6 +142,32 @@ def sweep_floors(runs:list,    # the sweep's `SweepRun`s
         rows[key] = dict(name=f'kmeans_slots{key[0]}_seed{key[1]}', preset=r.preset, method='kmeans', seed=cfg.seed,
                          n_slots=key[0], **{'dec_' + k.removeprefix('kmeans_'): v for k, v in f.items()})
     return pd.DataFrame(list(rows.values()))
+
+# %% ../nbs/12a_sweep.ipynb #d828aa78
+def step_cost(cfg:Config,              # run configuration; its schedule's stage at steps [warmup, warmup + steps) is timed
+              steps:int=40,            # steps timed
+              warmup:int=10,           # steps run first and not timed (first calls, allocator, data loading)
+              threads:int|None=None,   # torch threads while timing (default: as they are)
+              device:str='cpu',        # where the model runs
+             )->dict:                  # {'step_s': seconds per step, 'steps_per_s', 'steps', 'warmup', 'threads'}
+    "Seconds per training step of `cfg`: `train` in this process, stopped after warmup + steps, timed from its log"
+    import math, tempfile, torch
+    from srl_nb.core import apply_overrides
+    from srl_nb.train import train, read_log
+    if steps < 1 or warmup < 1: raise ValueError(f"steps and warmup must be at least 1, found steps={steps}, warmup={warmup}")
+    if warmup + steps > cfg.schedule.max_steps:
+        raise ValueError(f"warmup + steps = {warmup + steps} is past the config's max_steps {cfg.schedule.max_steps}")
+    every, end = math.gcd(warmup, steps), warmup + steps
+    c = apply_overrides(cfg, log_every=every, val_every=cfg.schedule.max_steps, ckpt_every=cfg.schedule.max_steps)
+    before = torch.get_num_threads()
+    if threads: torch.set_num_threads(threads)
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            train(c, d, device=device, progress=False, tensorboard=False, stop_at=end)
+            rate = {r['step'] + 1: r['steps_per_s'] for r in read_log(Path(d) / 'log.jsonl') if 'split' not in r}
+    finally: torch.set_num_threads(before)
+    secs = end / rate[end] - warmup / rate[warmup]     # the log's speed is steps done over time since the start
+    return dict(step_s=secs / steps, steps_per_s=steps / secs, steps=steps, warmup=warmup, threads=threads or before)
 
 # %% ../nbs/12a_sweep.ipynb #f6d2642c
 _COLORS = {'srl': '#d62728', 'slotcontrast': '#1f77b4', 'kmeans': '#7f7f7f'}

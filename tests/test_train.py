@@ -216,7 +216,7 @@ def test_papermill_study_notebook(data_dir, tmp_path):
     pm = pytest.importorskip('papermill')
     import pandas as pd
     params = dict(preset='synthetic', data_dir=str(data_dir), out_root=str(tmp_path / 'study'), seeds=[0],
-                  methods=['slotcontrast', 'srl', 'videosaur', 'steve'], max_steps=2, results_csv=str(tmp_path / 'results.csv'),
+                  methods=['slotcontrast', 'srl', 'videosaur', 'steve'], max_steps=2, results_csv=str(tmp_path / 'results.csv'), cost_steps=1,
                   overrides=dict(resolution=56, n_slots=3, slot_dim=16, decoder_hidden=32, batch_size=2, val_batch_size=2,
                                  reg_rounds=1, denoise_topk=2, warmup_steps=1, reg_end=1, deblur_start=1, denoise_start=1,
                                  val_every=2, ckpt_every=2, log_every=1),     # the preset's feature cache, built by the notebook
@@ -227,6 +227,10 @@ def test_papermill_study_notebook(data_dir, tmp_path):
     run = lambda p=params: pm.execute_notebook(str(ROOT / 'nbs' / '12_study.ipynb'), str(tmp_path / 'out.ipynb'), parameters=p,
                                                cwd=str(ROOT / 'nbs'), kernel_name='python3', progress_bar=False)
     run()
+    cells = json.loads((tmp_path / 'out.ipynb').read_text())['cells']
+    costs = next(''.join(o['data']['text/plain']) for c in cells if 'def timed_configs' in ''.join(c['source']) for o in c['outputs'] if 'data' in o)
+    timed = [l.split()[1:3] for l in costs.splitlines()[1:]]    # each configuration's first steps, SRL's third stage too
+    assert timed == [['slotcontrast', 'first'], ['srl', 'first'], ['srl', 'third'], ['videosaur', 'first'], ['steve', 'first']], costs
     res = pd.read_csv(tmp_path / 'results.csv')
     assert sorted(res['method']) == ['kmeans', 'slotcontrast', 'srl', 'steve', 'videosaur']
     assert res[['fg_ari', 'mbo']].notna().all().all() and (tmp_path / 'results.png').exists()
@@ -274,7 +278,8 @@ def test_papermill_study_notebook(data_dir, tmp_path):
     assert stamps == {n: (tmp_path / 'sweep' / n / 'final.ckpt').stat().st_mtime for n in runs['name']}
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'sweep' / 'results.csv'), sweep)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'results.csv').drop(columns='train_s'), res.drop(columns='train_s'))
-    redraw = {**params, 'out_root': str(tmp_path / 'runs'), 'results_csv': str(tmp_path / 'redraw' / 'results.csv'), 'sweep_preset': ''}
+    redraw = {**params, 'out_root': str(tmp_path / 'runs'), 'results_csv': str(tmp_path / 'redraw' / 'results.csv'), 'sweep_preset': '',
+              'cost_steps': 0}
     run(redraw)                                       # the tables and curves again from the kept logs alone, nothing trained
     assert not list((tmp_path / 'runs').rglob('*.ckpt'))
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'redraw' / 'results.csv'), pd.read_csv(tmp_path / 'results.csv'))
@@ -288,7 +293,7 @@ def test_papermill_study_notebook_from_pixels(data_dir, tmp_path):
     pm = pytest.importorskip('papermill')
     import pandas as pd
     params = dict(preset='synthetic', data_dir=str(data_dir), out_root=str(tmp_path / 'study'), seeds=[0, 1], methods=['slotcontrast'],
-                  max_steps=2, results_csv=str(tmp_path / 'results.csv'),
+                  max_steps=2, results_csv=str(tmp_path / 'results.csv'), cost_steps=0,
                   overrides=dict(resolution=56, n_slots=3, slot_dim=16, decoder_hidden=32, batch_size=2, val_batch_size=2,
                                  warmup_steps=1, val_every=2, ckpt_every=2, log_every=1, use_feature_cache=False),
                   sweep_preset='')                    # no sensitivity sweep
