@@ -54,7 +54,7 @@ class ClipStream:
         reqs = [self.requests(self.epoch, b, a) for b in range(self.batch, self.n_batches) for a in range(self.accum)
                 if (b, a) >= (self.batch, self.micro)]
         self._it = iter(DataLoader(self.ds, batch_sampler=reqs, num_workers=self.nw, collate_fn=self.collate,
-                                   pin_memory=self.pin_memory))
+                                   pin_memory=self.pin_memory, generator=torch.Generator().manual_seed(self.epoch)))
 
     def __iter__(self): return self
     def __next__(self)->dict:
