@@ -210,12 +210,11 @@ def test_train_runs_and_resumes_each_system(tiny_videos, tmp_path, preset, terms
         assert all('steve_fg_ari' in r for r in vals)                     # and STEVE's own evaluation protocol
     from srl_nb.core import apply_overrides
     from srl_nb.streams import make_train_stream
-    n_batches = make_train_stream(cfg).n_batches
+    assert make_train_stream(cfg).n_batches == 2  # so that step 3 is inside the second epoch
     for stop in (2, 3):                           # stopped where an epoch ends and inside one (the loader starts again)
         train(apply_overrides(cfg, ckpt_every=1), tmp_path / f'cut{stop}', progress=False, tensorboard=False, stop_at=stop)
         train(cfg, tmp_path / f'cut{stop}', resume=True, progress=False, tensorboard=False)
         a, b = (torch.load(tmp_path / r / 'final.ckpt', weights_only=False)['model'] for r in ('run', f'cut{stop}'))
         for k in a: torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=lambda m: f'stopped at {stop}: {k}: {m}')
-    assert n_batches == 2                         # so that step 3 is inside the second epoch
     model, c2 = load_checkpoint(tmp_path / 'run' / 'final.ckpt')
     assert type(model) is type(system_of(cfg).build(cfg)) and c2.model.arch == cfg.model.arch
