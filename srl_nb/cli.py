@@ -51,12 +51,18 @@ def train_cli(argv:list|None=None): # the arguments (default: `sys.argv[1:]`)
     ap.add_argument('--device', default=None)
     ap.add_argument('--no-progress', action='store_true', help='print no progress lines')
     ap.add_argument('--no-tensorboard', action='store_true', help='write no TensorBoard events')
+    ap.add_argument('--threads', type=int, default=None, help="torch's CPU threads (default: torch's choice, OMP_NUM_THREADS "
+                    "capped at the cores); a CPU run is reproduced exactly only on the same number")
     ap.add_argument('overrides', nargs='*', help='config overrides key=value')
     a = ap.parse_args(argv)
     try:
         if a.config is None: cfg = get_preset(a.preset, **parse_overrides(a.overrides))
         else: cfg = apply_overrides(read_config(a.config), **parse_overrides(a.overrides))
     except (KeyError, ValueError, TypeError, FileNotFoundError) as e: ap.error(e.args[0] if e.args else str(e))
+    if a.threads is not None:
+        if a.threads < 1: ap.error(f"--threads {a.threads}: expected a number of threads of 1 or more")
+        import torch
+        torch.set_num_threads(a.threads)
     res = train(cfg, a.out_dir, resume=a.resume, device=a.device, progress=not a.no_progress, tensorboard=not a.no_tensorboard)
     if init_dist().main: print(json.dumps({k: v for k, v in res.items() if k != 'model'}, indent=1))
     finish_dist()

@@ -93,13 +93,16 @@ def run_sweep(runs:list,                   # `SweepRun`s, e.g. from `sensitivity
              )->list:                      # the runs' folders
     "Train every run of a sweep that has not finished; a folder of another config stops the sweep"
     from srl_nb.train import run_finished
+    from srl_nb.checkpoint import config_diff
     out = []
     for r in runs:
         cfg, d = get_preset(r.preset, **r.overrides), Path(out_root) / r.name
-        if (d / 'config.json').exists():
-            have = json.loads((d / 'config.json').read_text())
-            if have != json.loads(cfg.to_json()):
-                raise ValueError(f"{d} holds a run of another config than sweep run {r.name!r}; move it away or use another out_root")
+        if (d / 'config.json').exists():         # fields a run may change on resume (data_dir, val_every, ...) are not compared
+            diff = config_diff(json.loads((d / 'config.json').read_text()), cfg)
+            if diff:
+                raise ValueError(f"{d} holds a run of another config than sweep run {r.name!r} ("
+                                 + ', '.join(f'{k}: {a!r} there, {b!r} here' for k, (a, b) in diff.items())
+                                 + "); move it away or use another out_root")
         if not run_finished(d):
             (runner or (lambda c, o: _train_runner(c, o, **train_kw)))(cfg, d)
         out.append(d)

@@ -292,6 +292,7 @@ def train(cfg:Config,            # run configuration (a preset with overrides)
             rate = (step - n0) / max(time.perf_counter() - t0, 1e-9)
             per_group = {f"lr_{g['name']}": v for g, v in zip(groups, lrs)} if len(groups) > 1 else {}
             rec = dict(step=step - 1, stage=stage, lr=lr, **per_group, loss=total.item(), world=d.world, micro_batch=cfg.data.batch_size, accum=A,
+                       threads=torch.get_num_threads(),
                        **{k: v.item() for k, v in terms.items()}, grad_norm=gnorm.item(), steps_per_s=rate)
             log.write(rec); tb.log_step(rec, stage_index(cfg, step - 1))
         if bar.due(step): bar.show(step, stage, total.item(), {k: v.item() for k, v in terms.items()})
