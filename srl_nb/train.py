@@ -18,7 +18,8 @@ from .evaluate import evaluate, validation_overlay
 
 # %% auto #0
 __all__ = ['NonFiniteLoss', 'check_finite', 'FiniteGuard', 'JsonlLog', 'read_log', 'run_finished', 'read_tensorboard',
-           'TensorBoardLog', 'ProgressLine', 'make_optimizer', 'optimisation_step', 'train']
+           'TensorBoardLog', 'run_environment', 'record_sitting', 'ProgressLine', 'make_optimizer', 'optimisation_step',
+           'train']
 
 # %% ../nbs/09_loop.ipynb #f1e4a31c
 class NonFiniteLoss(FloatingPointError):
@@ -128,6 +129,36 @@ class TensorBoardLog:
     def close(self):
         "Flush and close the event file"
         if self.enabled: self.w.close()
+
+# %% ../nbs/09_loop.ipynb #e11v0002
+def run_environment(device:str|torch.device='cpu', # the device the run trains on
+                   )->dict:                         # versions, processor, instruction set, threads, device
+    "What a run's numbers may depend on besides its config"
+    import platform
+    from importlib.metadata import version, PackageNotFoundError
+    def ver(pkg):
+        try: return version(pkg)
+        except PackageNotFoundError: return None
+    cpu = platform.processor() or None
+    try: cpu = next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name'))
+    except (OSError, StopIteration): pass
+    device = torch.device(device)
+    return dict(python=platform.python_version(), torch=torch.__version__, numpy=ver('numpy'), timm=ver('timm'),
+                srl_nb=ver('srl_nb'), machine=platform.machine(), cpu=cpu, cpu_capability=torch.backends.cpu.get_cpu_capability(),
+                threads=torch.get_num_threads(), device=str(device),
+                gpu=torch.cuda.get_device_name(device) if device.type == 'cuda' else None)
+
+def record_sitting(out_dir,            # the run's folder
+                   step:int,           # the step this sitting starts from (0, or the resumed checkpoint's)
+                   device='cpu',       # the device it trains on
+                   fresh:bool=False,   # start the record over (a run started from scratch)
+                  )->list:             # every sitting recorded so far
+    "Add this sitting's `run_environment` to `out_dir/environment.json`, written atomically"
+    p = Path(out_dir) / 'environment.json'
+    sittings = [] if fresh or not p.exists() else json.loads(p.read_text())
+    sittings.append(dict(step=step, started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), **run_environment(device)))
+    tmp = p.with_name(p.name + '.tmp'); tmp.write_text(json.dumps(sittings, indent=1)); os.replace(tmp, p)
+    return sittings
 
 # %% ../nbs/09_loop.ipynb #6905d382
 def _hms(s:float)->str:
@@ -260,6 +291,7 @@ def train(cfg:Config,            # run configuration (a preset with overrides)
         (out_dir / 'config.json').write_text(cfg.to_json())
         if log.path.exists(): log.path.unlink()
         if (out_dir / 'tb').exists(): shutil.rmtree(out_dir / 'tb')      # a fresh run's events only
+    if d.main: record_sitting(out_dir, step, device, fresh=not resumed)   # where this sitting runs
     tb = TensorBoardLog(out_dir / 'tb', enabled=tensorboard and d.main, purge_step=step if resumed else None)
     net = nn.parallel.DistributedDataParallel(model, device_ids=[d.local_rank] if device.type == 'cuda' else None,
                                               find_unused_parameters=True) if d.world > 1 else model

@@ -266,7 +266,7 @@ def test_papermill_study_notebook(data_dir, tmp_path):
     for f in ('ratios.png', 'slots.png'): assert (tmp_path / 'sweep' / f).stat().st_size > 1000, f
     for m in ('slotcontrast', 'srl', 'videosaur', 'steve'):  # each run kept beside the table as its config, log and wall time
         kept, run_dir = tmp_path / 'runs' / m / 'seed0', tmp_path / 'study' / m / 'seed0'
-        assert sorted(os.listdir(kept)) == ['config.json', 'log.jsonl', 'timing.json'], m
+        assert sorted(os.listdir(kept)) == ['config.json', 'environment.json', 'log.jsonl', 'timing.json'], m
         assert all((kept / f).read_text() == (run_dir / f).read_text() for f in os.listdir(kept)), m
     stamp = (tmp_path / 'study' / 'srl' / 'seed0' / 'final.ckpt').stat().st_mtime
     stamps = {n: (tmp_path / 'sweep' / n / 'final.ckpt').stat().st_mtime for n in runs['name']}
