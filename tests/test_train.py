@@ -296,7 +296,7 @@ def test_papermill_study_notebook_from_pixels(data_dir, tmp_path):
                   max_steps=2, results_csv=str(tmp_path / 'results.csv'), cost_steps=0,
                   overrides=dict(resolution=56, n_slots=3, slot_dim=16, decoder_hidden=32, batch_size=2, val_batch_size=2,
                                  warmup_steps=1, val_every=2, ckpt_every=2, log_every=1, use_feature_cache=False),
-                  sweep_preset='', threads=3)         # no sensitivity sweep; each run on three torch threads (not a default)
+                  sweep_preset='', threads=3, cpu_capability='default')   # no sweep; three threads and torch's plain kernels (not defaults)
     pm.execute_notebook(str(ROOT / 'nbs' / '12_study.ipynb'), str(tmp_path / 'out.ipynb'), parameters=params,
                         cwd=str(ROOT / 'nbs'), kernel_name='python3', progress_bar=False)
     res = pd.read_csv(tmp_path / 'results.csv')
@@ -306,6 +306,11 @@ def test_papermill_study_notebook_from_pixels(data_dir, tmp_path):
         assert cfg['seed'] == s and cfg['data']['use_feature_cache'] is False
         log = read_log(tmp_path / 'study' / 'slotcontrast' / f'seed{s}' / 'log.jsonl')
         assert {r['threads'] for r in log if 'split' not in r} == {3}       # the study's `threads`, as each run's log says
+        env = json.loads((tmp_path / 'study' / 'slotcontrast' / f'seed{s}' / 'environment.json').read_text())
+        assert [e['cpu_capability'] for e in env] == ['DEFAULT'], env       # and its `cpu_capability`
+    with pytest.raises(pm.PapermillExecutionError, match="cpu_capability='avx3'"):
+        pm.execute_notebook(str(ROOT / 'nbs' / '12_study.ipynb'), str(tmp_path / 'bad.ipynb'), parameters={**params, 'cpu_capability': 'avx3'},
+                            cwd=str(ROOT / 'nbs'), kernel_name='python3', progress_bar=False)
 
 def test_papermill_ytvis_notebook_demo(tmp_path):
     "Notebook 11 on its demo defaults: YTVIS-format training, held-out validation and DAVIS transfer, end to end"
