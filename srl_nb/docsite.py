@@ -6,7 +6,7 @@
 __all__ = ['SECTIONS', 'OTHER_SECTION', 'INDEX_NB', 'HIDE_INPUT', 'PAGE_TEMPLATE', 'SITE_CSS', 'FAVICON', 'KATEX_NPM',
            'KATEX_DIRS', 'KATEX_FILES', 'MATH_HEAD', 'PUBLISHED', 'PAPER_ABLATION', 'NOT_RUN', 'OTHER_SYSTEMS',
            'SYNTHETIC_ANCHOR', 'find_notebooks', 'sidebar_sections', 'sidebar_yml', 'write_sidebar', 'cell_directives',
-           'skip_in_tests', 'execute_notebook', 'order_show_docs', 'OrderShowDocs', 'doc_processors',
+           'skip_in_tests', 'skip_exec', 'execute_notebook', 'order_show_docs', 'OrderShowDocs', 'doc_processors',
            'process_notebook', 'process_notebooks', 'quarto_markdown', 'to_notebook_node', 'split_frontmatter',
            'page_name', 'apply_cell_options', 'npm_katex_dir', 'install_katex', 'find_katex', 'copy_katex', 'lab_css',
            'nav_html', 'pandoc_id', 'postprocess_html', 'link_methods_to_classes', 'link_notebook_pages', 'inline_code',
@@ -106,6 +106,15 @@ def skip_in_tests(cell:dict,      # a notebook cell
     return bool(set(skip_flags) & opts.keys())
 
 # %% ../nbs/99_docsite.ipynb #64204108
+def skip_exec(path:str|Path, # a notebook file
+             )->bool:        # True when its front matter says `skip_exec: true`
+    "Whether a notebook asks not to be executed by the tests (and so by the docs build): the run and study notebooks, which train for hours"
+    from fastcore.basics import str2bool
+    from nbdev.process import NBProcessor
+    from nbdev.frontmatter import FrontmatterProc
+    fm = getattr(NBProcessor(Path(path), procs=FrontmatterProc, process=True).nb, 'frontmatter_', {})
+    return str2bool(fm.get('skip_exec', False))
+
 def execute_notebook(nb,                  # notebook as read by `execnb.nbio.read_nb`; outputs are filled in place
                      path:str|Path,       # the notebook's file (its folder is the working directory)
                      skip_flags=None,     # flags of cells to skip (default: settings.ini `tst_flags`)
@@ -114,6 +123,7 @@ def execute_notebook(nb,                  # notebook as read by `execnb.nbio.rea
     "Run `nb` the way `nbdev_test` does, keeping outputs; raise naming the notebook and cell on failure"
     from execnb.shell import CaptureShell
     path = Path(path).resolve()
+    if skip_exec(path): return nb      # as nbdev_test: run through papermill; the page keeps its committed outputs
     flags = set(skip_flags if skip_flags is not None else get_config().get('tst_flags', '').split())
     shell = CaptureShell(path, timeout=timeout)
     os.environ['IN_TEST'] = '1'
