@@ -17,9 +17,9 @@ from .checkpoint import rng_state, save_training_state, resume_training
 from .evaluate import evaluate, validation_overlay
 
 # %% auto #0
-__all__ = ['NonFiniteLoss', 'check_finite', 'FiniteGuard', 'JsonlLog', 'read_log', 'run_finished', 'read_tensorboard',
-           'TensorBoardLog', 'run_environment', 'record_sitting', 'ProgressLine', 'make_optimizer', 'optimisation_step',
-           'train']
+__all__ = ['NonFiniteLoss', 'check_finite', 'FiniteGuard', 'JsonlLog', 'write_atomic', 'read_log', 'run_finished',
+           'read_tensorboard', 'TensorBoardLog', 'run_environment', 'record_sitting', 'ProgressLine', 'make_optimizer',
+           'optimisation_step', 'train']
 
 # %% ../nbs/09_loop.ipynb #f1e4a31c
 class NonFiniteLoss(FloatingPointError):
@@ -70,8 +70,13 @@ class JsonlLog:
         "Drop records written after `step` (a killed run may have logged past its last checkpoint)"
         if not (self.enabled and self.path.exists()): return
         keep = [l for l in self.path.read_text().splitlines() if l.strip() and json.loads(l)['step'] <= step]
-        tmp = self.path.with_name(self.path.name + '.tmp'); tmp.write_text(''.join(l + '\n' for l in keep))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, ''.join(l + '\n' for l in keep))
+
+def write_atomic(path:Path, # the file to (re)write
+                 text:str,  # its whole new text
+                ):
+    "Write `text` to a temporary file beside `path`, then rename it over `path`: a kill leaves the old file or the new one"
+    tmp = path.with_name(path.name + '.tmp'); tmp.write_text(text); os.replace(tmp, path)
 
 def read_log(path, # a run's `log.jsonl`
             )->list: # the records, in the order written
@@ -157,7 +162,7 @@ def record_sitting(out_dir,            # the run's folder
     p = Path(out_dir) / 'environment.json'
     sittings = [] if fresh or not p.exists() else json.loads(p.read_text())
     sittings.append(dict(step=step, started=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), **run_environment(device)))
-    tmp = p.with_name(p.name + '.tmp'); tmp.write_text(json.dumps(sittings, indent=1)); os.replace(tmp, p)
+    write_atomic(p, json.dumps(sittings, indent=1))
     return sittings
 
 # %% ../nbs/09_loop.ipynb #6905d382
